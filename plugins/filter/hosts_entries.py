@@ -106,8 +106,8 @@ def inventory_entries(hostnames, hostvars, address_variable="havirt_cluster_addr
     return entries
 
 
-def check_entries(entries):
-    """Raise HostsEntryError naming every invalid value and every clash."""
+def entry_problems(entries):
+    """Return a list of messages, one per invalid value and per clash."""
     problems = []
     by_address = {}
     by_name = {}
@@ -130,34 +130,53 @@ def check_entries(entries):
         if len(owners) > 1:
             problems.append(f"duplicate address {address}: used by {' and '.join(owners)}")
     for name, owners in by_name.items():
-        if len({addr for _, addr in owners}) > 1 or len({who for who, _ in owners}) > 1:
+        if len(set(owners)) > 1:
             listed = " and ".join(f"{who} ({addr})" for who, addr in owners)
             problems.append(f"duplicate name {name}: given to {listed}")
+    return problems
+
+
+def check_entries(entries):
+    """Return ``entries``, or raise HostsEntryError naming every problem."""
+    problems = entry_problems(entries)
     if problems:
         raise HostsEntryError("The inventory does not give a valid /etc/hosts: " + "; ".join(problems))
     return entries
 
 
-def hosts_entries(hostnames, hostvars, address_variable="havirt_cluster_address",
-                  aliases_variable="havirt_host_aliases", domain="", extra_entries=None):
-    """Filter: entries for ``hostnames`` plus ``extra_entries``, checked for clashes."""
+def all_entries(hostnames, hostvars, address_variable="havirt_cluster_address",
+                aliases_variable="havirt_host_aliases", domain="", extra_entries=None):
+    """Entries for ``hostnames`` followed by ``extra_entries``, unchecked."""
     if not isinstance(hostnames, (list, tuple)):
-        raise AnsibleFilterError("hosts_entries expects a list of inventory host names")
+        raise HostsEntryError("expected a list of inventory host names, got " + type(hostnames).__name__)
+    entries = inventory_entries(hostnames, hostvars, address_variable, aliases_variable, domain)
+    for extra in extra_entries or []:
+        names = extra.get("names") or []
+        if isinstance(names, str):
+            names = [names]
+        entries.append({"host": None, "address": str(extra.get("address", "")), "names": list(names),
+                        "source": "extra_entries"})
+    return entries
+
+
+def hosts_entries(hostnames, hostvars, **options):
+    """Filter: entries for ``hostnames`` plus ``extra_entries``; fails on any clash."""
     try:
-        entries = inventory_entries(hostnames, hostvars, address_variable, aliases_variable, domain)
-        for extra in extra_entries or []:
-            names = extra.get("names") or []
-            if isinstance(names, str):
-                names = [names]
-            entries.append({"host": None, "address": str(extra.get("address", "")), "names": list(names),
-                            "source": "extra_entries"})
-        return check_entries(entries)
+        return check_entries(all_entries(hostnames, hostvars, **options))
     except HostsEntryError as exc:
         raise AnsibleFilterError(str(exc)) from exc
+
+
+def hosts_problems(hostnames, hostvars, **options):
+    """Filter: the list of problems ``hosts_entries`` would fail on (empty when none)."""
+    try:
+        return entry_problems(all_entries(hostnames, hostvars, **options))
+    except HostsEntryError as exc:
+        return [str(exc)]
 
 
 class FilterModule:
     """havirt.cluster filters for /etc/hosts."""
 
     def filters(self):
-        return {"hosts_entries": hosts_entries}
+        return {"hosts_entries": hosts_entries, "hosts_problems": hosts_problems}

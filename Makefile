@@ -1,0 +1,79 @@
+# havirt.cluster: the lab, the demo and the tests.
+#   make demo   install what is missing, bring the lab up, build the cluster
+#   make test   lint, sanity, unit tests and the Molecule lab scenario
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+ACTIVATE := . $(VENV)/bin/activate &&
+CACHE := .cache
+export CONTAINERS_CONF := $(CURDIR)/.lab/containers.conf
+export ANSIBLE_NOCOLOR ?= 1
+export PY_COLORS ?= 0
+
+.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule test clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+deps:
+	tools/install-deps
+
+$(VENV)/.installed: requirements.txt | deps
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lab-up: venv
+	$(ACTIVATE) ansible-playbook tools/lab/up.yml
+
+lab-down: venv
+	$(ACTIVATE) ansible-playbook tools/lab/down.yml
+
+# Also drop the cached images and the lab's key.
+lab-clean: lab-down
+	podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/havirt-lab/' | xargs -r podman rmi
+	rm -rf .lab
+
+converge: venv
+	$(ACTIVATE) ansible-playbook site.yml
+
+show: venv
+	$(ACTIVATE) ansible-playbook tools/lab/show.yml
+
+demo: lab-up
+	@start=$$(date +%s); $(ACTIVATE) ansible-playbook site.yml; \
+	  echo "site.yml converged in $$(( $$(date +%s) - start ))s"
+	$(MAKE) --no-print-directory show
+
+lint: venv
+	$(ACTIVATE) yamllint -s .
+	$(ACTIVATE) ansible-lint
+	$(ACTIVATE) antsibull-changelog lint
+
+# ansible-test runs on the collection exactly as ansible-galaxy builds it.
+sanity: venv
+	rm -rf $(CACHE)/sanity && mkdir -p $(CACHE)/sanity
+	$(ACTIVATE) ansible-galaxy collection build --output-path $(CACHE)/sanity .
+	$(ACTIVATE) ansible-galaxy collection install --force -p $(CACHE)/sanity/collections $(CACHE)/sanity/havirt-cluster-*.tar.gz
+	tools/ansible-test-pip-bootstrap $(VENV)/bin/python
+	$(ACTIVATE) cd $(CACHE)/sanity/collections/ansible_collections/havirt/cluster && \
+	  ansible-test sanity --venv --python 3.11 --color no
+
+unit: venv
+	$(ACTIVATE) python -m pytest -p no:cacheprovider tests/unit
+
+# molecule test: destroy, syntax, create, check, converge, idempotence,
+# verify, destroy. The converge and idempotence times are printed last.
+molecule: venv
+	mkdir -p $(CACHE)
+	$(ACTIVATE) molecule test --scenario-name default 2>&1 | tee $(CACHE)/molecule-default.log
+	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-default.log
+
+test: lint unit sanity molecule
+
+clean:
+	rm -rf $(CACHE) .ansible .pytest_cache

@@ -1,0 +1,83 @@
+"""Bad inventories are refused with a message that names the problem, and no
+node is changed. Each case is a copy of the lab inventory with one fault,
+run with `ansible-playbook site.yml` against the live lab."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony"]
+
+
+def _fingerprint(inv):
+    return {
+        name: inv.node(name).check_output("sha256sum " + " ".join(WATCHED))
+        for name in inv.group("cluster")
+    }
+
+
+def _broken_inventory(tmp_path, inv, edit):
+    target = tmp_path / "inventory"
+    shutil.copytree(inv.inventory_path(), target, symlinks=False)
+    hosts_file = target / "hosts.yml"
+    data = yaml.safe_load(hosts_file.read_text())
+    hosts = {}
+    for group in ("storage", "hypervisors"):
+        hosts.update(data["all"]["children"]["cluster"]["children"][group]["hosts"])
+    key = inv.hostvars("servdb")["ansible_ssh_private_key_file"]
+    for hvars in hosts.values():
+        hvars["ansible_ssh_private_key_file"] = str(key)
+    edit(data, hosts)
+    hosts_file.write_text(yaml.safe_dump(data))
+    return target
+
+
+def _dup_address(data, hosts):
+    hosts["servvirt2"]["havirt_cluster_address"] = hosts["servvirt1"]["havirt_cluster_address"]
+
+
+def _dup_name(data, hosts):
+    hosts["servdb"]["havirt_host_aliases"] = ["servvirt1"]
+
+
+def _extra_entry_clash(data, hosts):
+    data["all"]["vars"] = {"hosts_extra_entries": [
+        {"address": hosts["servdb"]["havirt_cluster_address"], "names": ["backup"]}]}
+
+
+def _no_time_source(data, hosts):
+    data["all"]["vars"] = {"ntp_local_stratum": 0}
+
+
+def _bad_type(data, hosts):
+    data["all"]["vars"] = {"ntp_local_stratum": "ten"}
+
+
+CASES = {
+    "duplicate-address": (_dup_address, r"duplicate address 10\.210\.1\.11: used by servvirt1 and servvirt2"),
+    "duplicate-name": (_dup_name, r"duplicate name servvirt1: given to (servdb \(10\.210\.1\.10\) and servvirt1 \(10\.210\.1\.11\)|servvirt1 \(10\.210\.1\.11\) and servdb \(10\.210\.1\.10\))"),
+    "extra-entry-clash": (_extra_entry_clash, r"duplicate address 10\.210\.1\.10: used by servdb and extra entry backup"),
+    "no-time-source": (_no_time_source, r"ntp_upstream_servers is empty and ntp_local_stratum is 0"),
+    "bad-type": (_bad_type, r"ntp_local_stratum.*(int|integer)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_inventory_is_refused_and_changes_nothing(inv, tmp_path, case):
+    edit, message = CASES[case]
+    inventory = _broken_inventory(tmp_path, inv, edit)
+    before = _fingerprint(inv)
+    run = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "site.yml"],
+        cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=300,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert re.search(message, " ".join(output.split())), output
+    assert not re.search(r"changed=[1-9]", output), output
+    assert _fingerprint(inv) == before

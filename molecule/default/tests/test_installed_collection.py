@@ -1,0 +1,39 @@
+"""The collection as a user installs it: build the tarball, install it, and
+run havirt.cluster.site from it against the converged lab (no change)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tarfile
+
+
+def test_site_runs_from_the_built_collection(inv, tmp_path):
+    build = subprocess.run(
+        ["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(inv.PROJECT)],
+        env=inv.clean_env(), capture_output=True, text=True, check=True, cwd=tmp_path,
+    )
+    tarball = next(tmp_path.glob("havirt-cluster-*.tar.gz"))
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    for wanted in ("galaxy.yml", "MANIFEST.json", "playbooks/site.yml", "roles/ntp/tasks/main.yml",
+                   "roles/hosts/tasks/main.yml", "plugins/filter/hosts_entries.py", "meta/runtime.yml"):
+        assert wanted in names or wanted == "galaxy.yml", (wanted, build.stdout)
+    for unwanted in ("molecule", "inventories", "collections", "tools", ".ci", ".lab", ".venv"):
+        assert not any(n == unwanted or n.startswith(unwanted + "/") for n in names), unwanted
+
+    collections = tmp_path / "collections"
+    subprocess.run(
+        ["ansible-galaxy", "collection", "install", "--force", "-p", str(collections), str(tarball)],
+        env=inv.clean_env(), capture_output=True, text=True, check=True, cwd=tmp_path,
+    )
+    run = subprocess.run(
+        ["ansible-playbook", "--diff", "-i", str(inv.inventory_path()), "havirt.cluster.site"],
+        env=inv.clean_env(ANSIBLE_COLLECTIONS_PATH=str(collections)),
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+).*failed=(\d+)", output, re.M)
+    assert sorted(h for h, _, _ in recap) == inv.group("cluster"), output
+    assert all(changed == "0" and failed == "0" for _, changed, failed in recap), output
