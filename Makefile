@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 ACTIVATE := . $(VENV)/bin/activate &&
 CACHE := .cache
-export CONTAINERS_CONF := $(CURDIR)/.lab/containers.conf
+export CONTAINERS_CONF := $(CURDIR)/tools/lab/files/containers.conf
 export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
@@ -56,15 +56,10 @@ lint: venv
 
 # ansible-test runs on the collection exactly as ansible-galaxy builds it.
 sanity: venv
-	rm -rf $(CACHE)/sanity && mkdir -p $(CACHE)/sanity
-	$(ACTIVATE) ansible-galaxy collection build --output-path $(CACHE)/sanity .
-	$(ACTIVATE) ansible-galaxy collection install --force -p $(CACHE)/sanity/collections $(CACHE)/sanity/havirt-cluster-*.tar.gz
-	tools/ansible-test-pip-bootstrap $(VENV)/bin/python
-	$(ACTIVATE) cd $(CACHE)/sanity/collections/ansible_collections/havirt/cluster && \
-	  ansible-test sanity --venv --python 3.11 --color no
+	$(ACTIVATE) tools/sanity
 
 unit: venv
-	$(ACTIVATE) python -m pytest -p no:cacheprovider tests/unit
+	$(ACTIVATE) python -m pytest -p no:cacheprovider tests/unit tests/repo
 
 # molecule test: destroy, syntax, create, check, converge, idempotence,
 # verify, destroy. The converge and idempotence times are printed last.

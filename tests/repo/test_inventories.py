@@ -13,7 +13,7 @@ from ansible.vars.manager import VariableManager
 
 from ansible_collections.havirt.cluster.plugins.filter.hosts_entries import hosts_problems
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (inventories are not in the collection)
 
 
 def _load(name):
@@ -29,7 +29,7 @@ def _load(name):
 
 @pytest.mark.parametrize("name", ["lab", "example"])
 def test_topology_of_the_sources(name):
-    groups, _ = _load(name)
+    groups = _load(name)[0]
     assert sorted(groups["storage"]) == ["servdb"]
     assert sorted(groups["hypervisors"]) == ["servvirt1", "servvirt2"]
     assert sorted(groups["cluster"]) == ["servdb", "servvirt1", "servvirt2"]
@@ -43,7 +43,7 @@ def test_names_and_addresses_are_clash_free(name):
 
 @pytest.mark.parametrize("name", ["lab", "example"])
 def test_ansible_reaches_each_node_at_its_cluster_address(name):
-    _, hostvars = _load(name)
+    hostvars = _load(name)[1]
     for host, hv in hostvars.items():
         assert hv["ansible_host"] == hv["havirt_cluster_address"], host
 
@@ -51,7 +51,7 @@ def test_ansible_reaches_each_node_at_its_cluster_address(name):
 def test_lab_addresses_are_inside_the_lab_networks():
     import ipaddress
 
-    _, hostvars = _load("lab")
+    hostvars = _load("lab")[1]
     for host, hv in hostvars.items():
         cluster = ipaddress.ip_network(hv["havirt_lab_cluster_network"]["subnet"])
         guests = ipaddress.ip_network(hv["havirt_lab_guest_network"]["subnet"])

@@ -3,6 +3,6 @@
 import sys
 from pathlib import Path
 
-COLLECTIONS = Path(__file__).resolve().parents[2] / "collections"
+COLLECTIONS = Path(__file__).resolve().parents[1] / "collections"
 if (COLLECTIONS / "ansible_collections" / "havirt" / "cluster").exists():
     sys.path.insert(0, str(COLLECTIONS))
