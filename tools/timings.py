@@ -2,13 +2,14 @@
 """Print the converge and idempotence times from a `molecule test` log.
 
 ansible.posix.timer ends every playbook run with "Playbook run took ...";
-molecule announces each step ("default ➜ converge: Executing").
+molecule announces each step.
 """
 
 import re
 import sys
 
-STEP = re.compile(r"(\w+) ➜ (\w+): Executing")
+# "default ➜ converge: Executing" on a terminal, "[default > converge] Executing" in a log.
+STEP = re.compile(r"\w+ ➜ (\w+): Executing|\[\w+ > (\w+)\] Executing")
 TOOK = re.compile(r"Playbook run took (\d+) days, (\d+) hours, (\d+) minutes, (\d+) seconds")
 
 
@@ -18,7 +19,7 @@ def timings(lines):
     for line in lines:
         m = STEP.search(line)
         if m:
-            step = m.group(2)
+            step = m.group(1) or m.group(2)
             continue
         m = TOOK.search(line)
         if m and step:
