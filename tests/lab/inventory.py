@@ -78,3 +78,8 @@ def clean_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
     env.update(extra)
     return env
+
+
+def containers_conf() -> str:
+    """The lab's own podman configuration (tools/lab/files/containers.conf)."""
+    return str(PROJECT / "tools" / "lab" / "files" / "containers.conf")

@@ -12,11 +12,14 @@ import pytest
 import yaml
 
 WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony"]
+# Only on the storage node.
+WATCHED_STORAGE = ["/etc/tgt/conf.d/havirt.conf", "/etc/systemd/system/tgt.service.d/havirt.conf"]
 
 
 def _fingerprint(inv):
     return {
-        name: inv.node(name).check_output("sha256sum " + " ".join(WATCHED))
+        name: inv.node(name).check_output(
+            "sha256sum " + " ".join(WATCHED + (WATCHED_STORAGE if name in inv.group("storage") else [])))
         for name in inv.group("cluster")
     }
 
@@ -33,8 +36,14 @@ def _broken_inventory(tmp_path, inv, edit):
     for hvars in hosts.values():
         hvars["ansible_ssh_private_key_file"] = str(key)
     edit(data, hosts)
-    hosts_file.write_text(yaml.safe_dump(data))
+    hosts_file.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
+
+
+def _everywhere(hosts, **values):
+    """Set values as host variables: they win over the lab's group_vars."""
+    for hvars in hosts.values():
+        hvars.update(values)
 
 
 def _dup_address(data, hosts):
@@ -46,16 +55,38 @@ def _dup_name(data, hosts):
 
 
 def _extra_entry_clash(data, hosts):
-    data["all"]["vars"] = {"hosts_extra_entries": [
-        {"address": hosts["servdb"]["havirt_cluster_address"], "names": ["backup"]}]}
+    _everywhere(hosts, hosts_extra_entries=[
+        {"address": hosts["servdb"]["havirt_cluster_address"], "names": ["backup"]}])
 
 
 def _no_time_source(data, hosts):
-    data["all"]["vars"] = {"ntp_local_stratum": 0}
+    _everywhere(hosts, ntp_local_stratum=0)
+
+
+def _missing_backing_device(data, hosts):
+    _everywhere(hosts, iscsi_target_luns=[{"path": "/dev/vg-missing/cluster"}])
+
+
+def _short_chap_secret(data, hosts):
+    _everywhere(hosts, havirt_iscsi_chap_password="short")
+
+
+def _chap_secret_with_space(data, hosts):
+    _everywhere(hosts, havirt_iscsi_chap_password="has a space in it")
+
+
+def _initiator_name_clash(data, hosts):
+    hosts["servvirt2"]["iscsi_initiator_name"] = "iqn.2026-11.org.havirt.lab:servvirt1"
+
+
+def _hypervisors_group_missing(data, hosts):
+    """A typo in the group name: the hypervisors are in no 'hypervisors' group."""
+    cluster = data["all"]["children"]["cluster"]["children"]
+    cluster["hypervisor"] = cluster.pop("hypervisors")
 
 
 def _bad_type(data, hosts):
-    data["all"]["vars"] = {"ntp_local_stratum": "ten"}
+    _everywhere(hosts, ntp_local_stratum="ten")
 
 
 CASES = {
@@ -64,6 +95,14 @@ CASES = {
     "extra-entry-clash": (_extra_entry_clash, r"duplicate address 10\.210\.1\.10: used by servdb and extra entry backup"),
     "no-time-source": (_no_time_source, r"ntp_upstream_servers is empty and ntp_local_stratum is 0"),
     "bad-type": (_bad_type, r"ntp_local_stratum.*(int|integer)"),
+    "missing-backing-device": (_missing_backing_device,
+                               r"/dev/vg-missing/cluster on servdb: does not exist\. Create the block device"),
+    "short-chap-secret": (_short_chap_secret, r"CHAP settings the target would reject"),
+    "chap-secret-with-space": (_chap_secret_with_space, r"CHAP settings the target would reject"),
+    "initiator-name-clash": (_initiator_name_clash,
+                             r"needs every host of group 'hypervisors' with its own valid, unique iscsi_initiator_name"),
+    "hypervisors-group-missing": (_hypervisors_group_missing,
+                                  r"The target's ACL is built from group 'hypervisors', which is missing or empty"),
 }
 
 
