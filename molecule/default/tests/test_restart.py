@@ -26,6 +26,14 @@ def _wait_for_target(inv, portal, timeout=60):
     raise AssertionError(f"target not back within {timeout}s")
 
 
+def _wait_for_ssh(inv, name, timeout):
+    deadline = time.monotonic() + timeout
+    while inv.node(name).run("true").rc != 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} does not answer over SSH {timeout}s after its restart")
+        time.sleep(2)
+
+
 def test_configuration_survives_a_service_restart(inv, portal):
     inv.node(portal["node"]).check_output("systemctl restart tgt")
     _wait_for_target(inv, portal)
@@ -38,5 +46,6 @@ def test_configuration_survives_a_node_restart(inv, portal):
                    check=True, capture_output=True, env=inv.clean_env(CONTAINERS_CONF=inv.containers_conf()))
     inv.node.cache_clear()
     _wait_for_target(inv, portal, timeout=120)
+    _wait_for_ssh(inv, portal["node"], timeout=60)
     acl = inv.node(portal["node"]).check_output("tgtadm --mode target --op show")
     assert "ALL" not in acl.split("ACL information:", 1)[1], acl
