@@ -11,7 +11,8 @@ export CONTAINERS_CONF := $(CURDIR)/tools/lab/files/containers.conf
 export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule test clean
+.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule test clean \
+	vmlab-up vmlab-down vmlab-clean vmlab-test
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -69,6 +70,21 @@ molecule: venv
 	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-default.log
 
 test: lint unit sanity molecule
+
+# The VM lab (full Debian VMs under QEMU): real kernels for iSCSI, OCFS2, DRBD.
+vmlab-up: venv
+	$(ACTIVATE) ansible-playbook -i inventories/vmlab tools/vmlab/up.yml
+
+vmlab-down: venv
+	$(ACTIVATE) ansible-playbook -i inventories/vmlab tools/vmlab/down.yml
+
+vmlab-clean: vmlab-down
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/havirt-cluster/vmlab" .vmlab
+
+vmlab-test: venv
+	mkdir -p $(CACHE)
+	$(ACTIVATE) molecule test --scenario-name vmlab 2>&1 | tee $(CACHE)/molecule-vmlab.log
+	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-vmlab.log
 
 clean:
 	rm -rf $(CACHE) .ansible .pytest_cache

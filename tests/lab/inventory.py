@@ -52,8 +52,9 @@ def node(name: str):
     """A testinfra host reaching the node over SSH as Ansible does."""
     hv = hostvars(name)
     key = Path(hv["ansible_ssh_private_key_file"]).resolve()
+    port = f":{hv['ansible_port']}" if hv.get("ansible_port") else ""
     return testinfra.get_host(
-        f"ssh://{hv.get('ansible_user', 'root')}@{hv['ansible_host']}",
+        f"ssh://{hv.get('ansible_user', 'root')}@{hv['ansible_host']}{port}",
         ssh_identity_file=str(key),
         ssh_extra_args=hv.get("ansible_ssh_common_args", ""),
     )

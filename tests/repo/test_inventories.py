@@ -27,7 +27,7 @@ def _load(name):
     return inventory.get_groups_dict(), hostvars
 
 
-@pytest.mark.parametrize("name", ["lab", "example"])
+@pytest.mark.parametrize("name", ["lab", "vmlab", "example"])
 def test_topology_of_the_sources(name):
     groups = _load(name)[0]
     assert sorted(groups["storage"]) == ["servdb"]
@@ -35,7 +35,7 @@ def test_topology_of_the_sources(name):
     assert sorted(groups["cluster"]) == ["servdb", "servvirt1", "servvirt2"]
 
 
-@pytest.mark.parametrize("name", ["lab", "example"])
+@pytest.mark.parametrize("name", ["lab", "vmlab", "example"])
 def test_names_and_addresses_are_clash_free(name):
     groups, hostvars = _load(name)
     assert hosts_problems(groups["cluster"], hostvars) == []
