@@ -1,0 +1,160 @@
+"""havirt.cluster.iscsiadm's decisions, with iscsiadm replaced by a fake
+that answers with output captured from the VM lab. The real thing runs in
+the VM lab (molecule/vmlab); these pin the defects of
+community.general.open_iscsi that the module must not have."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.havirt.cluster.plugins.modules import iscsiadm as m
+
+FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "iscsiadm"
+TARGET = "iqn.2026-11.org.havirt.lab:servdb.cluster"
+PORTAL = "10.210.3.10:3260"
+
+
+def captured(name):
+    return (int((FIXTURES / f"{name}.rc").read_text()), (FIXTURES / f"{name}.stdout").read_text(),
+            (FIXTURES / f"{name}.stderr").read_text())
+
+
+class FakeIscsiadm:
+    """Answers iscsiadm argv with captured output; records every call."""
+
+    def __init__(self, record=True, session=True):
+        self.record = record
+        self.session = session
+        self.calls = []
+
+    def __call__(self, module, args, **kwargs):
+        argv = args[1:]
+        self.calls.append(argv)
+        if argv[:2] == ["-m", "session"]:
+            return captured("session-P3-logged-in" if self.session else "session-none")
+        if argv[:2] == ["-m", "discovery"]:
+            self.record = self.record or "nonpersistent" not in argv
+            return captured("discovery-nonpersistent")
+        if "-S" in argv:
+            return captured("node-record-S" if self.record else "node-record-missing")
+        if "--login" in argv:
+            self.session = True
+            return 0, "", ""
+        if "--logout" in argv:
+            self.session = False
+            return captured("logout")
+        if "update" in argv:
+            return 0, "", ""
+        raise AssertionError(f"unexpected iscsiadm call {argv}")
+
+    def writes(self):
+        return [c for c in self.calls if "update" in c or "--login" in c or "--logout" in c or "delete" in c
+                or (c[:2] == ["-m", "discovery"] and "nonpersistent" not in c)]
+
+
+def run(monkeypatch, capsys, fake, check=False, diff=False, **args):
+    params = dict(portal="10.210.3.10", target=TARGET, device_timeout=0, _ansible_check_mode=check, _ansible_diff=diff)
+    params.update(args)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/sbin/" + name)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(self, args, **kw))
+    with pytest.raises(SystemExit):
+        m.main()
+    return json.loads(capsys.readouterr().out)
+
+
+CHAP = dict(startup="automatic", chap_username="havirt-lab", chap_password="lab-only-chap-secret",
+            settings={"node.session.timeo.replacement_timeout": 120})
+
+
+def test_converged_host_is_unchanged_and_never_rediscovers(monkeypatch, capsys):
+    fake = FakeIscsiadm()
+    result = run(monkeypatch, capsys, fake, **CHAP)
+    assert result["changed"] is False, result
+    assert fake.writes() == []
+    assert not any(c[:2] == ["-m", "discovery"] for c in fake.calls)
+    assert result["session"]["sid"] == 1
+    assert result["session"]["luns"][1]["device"] == "/dev/sda"
+
+
+def test_login_goes_through_the_given_portal(monkeypatch, capsys):
+    fake = FakeIscsiadm(session=False)
+    result = run(monkeypatch, capsys, fake, **CHAP)
+    assert result["changed"] is True
+    logins = [c for c in fake.calls if "--login" in c]
+    assert logins == [["-m", "node", "-T", TARGET, "-p", PORTAL, "--login"]]
+    # Every record update names the portal too.
+    assert all(c[c.index("-p") + 1] == PORTAL for c in fake.calls if "update" in c)
+
+
+def test_missing_record_is_discovered_then_configured(monkeypatch, capsys):
+    fake = FakeIscsiadm(record=False, session=False)
+    result = run(monkeypatch, capsys, fake, **CHAP)
+    assert result["changed"] is True
+    assert ["-m", "discovery", "-t", "sendtargets", "-p", PORTAL, "-o", "new"] in fake.calls
+    assert result["discovered"][0]["target"] == TARGET
+
+
+def test_changed_secret_is_written_not_shown_and_waits_for_next_login(monkeypatch, capsys):
+    fake = FakeIscsiadm()
+    result = run(monkeypatch, capsys, fake, diff=True, **dict(CHAP, chap_password="another-secret-1"))
+    assert result["changed"] is True
+    assert result["changed_settings"] == ["node.session.auth.password"]
+    assert result["relogin_needed"] is True
+    assert not any("--logout" in c for c in fake.calls)
+    text = json.dumps(result)
+    assert "another-secret-1" not in text and "lab-only-chap-secret" not in text
+    assert "node.session.auth.password = ******** (new value)" in result["diff"]["after"]
+
+
+def test_relogin_applies_a_change_now(monkeypatch, capsys):
+    fake = FakeIscsiadm()
+    run(monkeypatch, capsys, fake, relogin=True, **dict(CHAP, startup="manual"))
+    assert [c[-1] for c in fake.writes()] == ["manual", "--logout", "--login"]
+
+
+def test_check_mode_writes_nothing(monkeypatch, capsys):
+    fake = FakeIscsiadm(record=False, session=False)
+    result = run(monkeypatch, capsys, fake, check=True, diff=True, **CHAP)
+    assert result["changed"] is True
+    assert fake.writes() == []
+    assert "record = absent" in result["diff"]["before"] and "session = logged in" in result["diff"]["after"]
+
+
+def test_target_not_offered_fails_with_the_offered_list(monkeypatch, capsys):
+    fake = FakeIscsiadm(record=False, session=False)
+    result = run(monkeypatch, capsys, fake, target="iqn.2026-11.org.example:other", **CHAP)
+    assert result["failed"] is True
+    assert "does not offer the target iqn.2026-11.org.example:other" in result["msg"]
+    assert TARGET in result["msg"] and "InitiatorName" in result["msg"]
+
+
+def test_absent_logs_out_and_deletes(monkeypatch, capsys):
+    fake = FakeIscsiadm()
+    fake_delete = []
+
+    def call(module, args, **kwargs):
+        if "delete" in args:
+            fake_delete.append(args)
+            return 0, "", ""
+        return fake(module, args, **kwargs)
+    result = run(monkeypatch, capsys, call, state="absent")
+    assert result["changed"] is True
+    assert any("--logout" in c for c in fake.calls) and len(fake_delete) == 1
+
+
+@pytest.mark.parametrize("args,words", [
+    (dict(chap_username="u", chap_password=""), "chap_password is empty"),
+    (dict(settings={"node.startup": "manual"}), "through its own option"),
+])
+def test_bad_input_fails_before_any_call(monkeypatch, capsys, args, words):
+    fake = FakeIscsiadm()
+    result = run(monkeypatch, capsys, fake, **args)
+    assert result["failed"] is True and words in result["msg"]
+    assert fake.calls == []
