@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: iscsiadm
 short_description: Discover, configure, log in to and report iSCSI targets with open-iscsi
 version_added: 0.1.0
-author: havirt.cluster contributors
+author: havirt.cluster contributors (@havirt)
 description:
   - Manages one iSCSI target reached through one portal with open-iscsi's C(iscsiadm);
     the node record (created by sendtargets discovery), the record's settings (C(node.startup),
@@ -62,8 +62,10 @@ options:
         O(portal) does not exist.
       - V(always) runs discovery on every call with C(--op new); records of new targets are
         added, existing ones keep their settings.
+      - V(never) creates a missing record statically (C(iscsiadm -m node -o new)) without
+        contacting the portal. Discovery needs the kernel's iSCSI transport; this does not.
     type: str
-    choices: [missing, always]
+    choices: [missing, always, never]
     default: missing
   startup:
     description: C(node.startup) of the record; V(automatic) logs in at boot (C(open-iscsi.service)).
@@ -270,6 +272,9 @@ class Iscsiadm(object):
                            ok=(0, NO_OBJECTS), what="sendtargets discovery on %s" % self.portal)
         return parse_portal_list(out) if rc == 0 else []
 
+    def new_record(self):
+        self.run(self.node_args() + ["-o", "new"], what="creating the record of %s statically" % self.target)
+
     def update(self, name, value):
         self.run(self.node_args() + ["-o", "update", "-n", name, "-v", value],
                  what="setting %s on the record of %s" % (name, self.target))
@@ -376,7 +381,7 @@ def main():
             port=dict(type="int", default=3260),
             target=dict(type="str", required=True),
             state=dict(type="str", default="logged_in", choices=["logged_in", "present", "logged_out", "absent"]),
-            discover=dict(type="str", default="missing", choices=["missing", "always"]),
+            discover=dict(type="str", default="missing", choices=["missing", "always", "never"]),
             startup=dict(type="str", choices=["automatic", "manual", "onboot"]),
             chap_username=dict(type="str"),
             chap_password=dict(type="str", no_log=True),
@@ -413,7 +418,13 @@ def main():
         after_record, after_state = None, "logged out"
     else:
         # Discovery: only for a missing record, or adding new records only.
-        if record is None or params["discover"] == "always":
+        if params["discover"] == "never":
+            if record is None:
+                result["changed"] = True
+                if not check:
+                    tool.new_record()
+                record = {} if check else tool.record()
+        elif record is None or params["discover"] == "always":
             op = "nonpersistent" if check else "new"
             offered = tool.discover(op)
             result["discovered"] = offered
@@ -427,8 +438,8 @@ def main():
             if record is None:
                 result["changed"] = True
                 record = {} if check else tool.record()
-                if record is None:
-                    module.fail_json(msg="discovery on %s listed %s but created no node record for it" % (tool.portal, tool.target))
+        if record is None:
+            module.fail_json(msg="no node record for %s through %s after creating it: see `iscsiadm -m node`" % (tool.target, tool.portal))
 
         wanted = wanted_settings(params)
         changes = settings_to_change(record, wanted)

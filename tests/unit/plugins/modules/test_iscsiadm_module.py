@@ -101,6 +101,23 @@ def test_missing_record_is_discovered_then_configured(monkeypatch, capsys):
     assert result["discovered"][0]["target"] == TARGET
 
 
+def test_static_record_without_discovery(monkeypatch, capsys):
+    fake = FakeIscsiadm(record=False, session=False)
+    created = []
+
+    def call(module, args, **kwargs):
+        if args[-2:] == ["-o", "new"] and "node" in args:
+            created.append(args[1:])
+            fake.record = True
+            return 0, "", ""
+        return fake(module, args, **kwargs)
+    result = run(monkeypatch, capsys, call, state="present", discover="never", **CHAP)
+    assert result["changed"] is True
+    assert created == [["-m", "node", "-T", TARGET, "-p", PORTAL, "-o", "new"]]
+    assert not any(c[:2] == ["-m", "discovery"] for c in fake.calls)
+    assert not any("--login" in c for c in fake.calls)
+
+
 def test_changed_secret_is_written_not_shown_and_waits_for_next_login(monkeypatch, capsys):
     fake = FakeIscsiadm()
     result = run(monkeypatch, capsys, fake, diff=True, **dict(CHAP, chap_password="another-secret-1"))
