@@ -1,16 +1,24 @@
-"""The VM lab: real kernels, the cluster's names and time, and a kernel
-iSCSI login of each hypervisor to servdb's target with CHAP.
-
-Until the iscsi_initiator role exists (storage issue), open-iscsi is
-installed and driven here as a probe; the login itself is real."""
+"""The VM lab: real kernels. After site.yml: each hypervisor's kernel
+initiator is logged in to servdb with CHAP, /cluster is OCFS2 on both and
+shares its data, a reboot brings the mount back by itself, an initiator
+outside the ACL is refused, and a disk that holds another file system is
+never formatted."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+import uuid
 
 import pytest
 
-DEVICE_WAIT = 60
+from tests.lab.ocfs2 import check_cluster_conf
+
+BOOT_WAIT = 420
+
+
+def _mount_point(inv, hypervisor):
+    return inv.role_var(hypervisor, "ocfs2", "ocfs2_mount_point")
 
 
 def test_real_kernel_loads_the_cluster_modules(inv, node_name):
@@ -41,56 +49,147 @@ def test_hypervisor_selects_storage_node_for_time(inv, hypervisor):
     assert " -x" not in host.check_output("ps -o args= -C chronyd")
 
 
+def _session(inv, hypervisor, portal):
+    out = inv.node(hypervisor).check_output("iscsiadm -m session -P 3")
+    blocks = out.split("Target: ")[1:]
+    mine = [b for b in blocks if b.startswith(portal["iqn"] + " ") and f"Current Portal: {portal['address']}:3260," in b]
+    assert len(mine) == 1, out
+    return mine[0]
+
+
+def test_kernel_session_to_servdb_with_chap(inv, hypervisor, portal):
+    session = _session(inv, hypervisor, portal)
+    assert "iSCSI Session State: LOGGED_IN" in session
+    assert f"username: {portal['user']}" in session
+    assert f"Iface Initiatorname: {inv.hostvars(hypervisor)['iscsi_initiator_name']}" in session
+    assert "Attached scsi disk" in session
+
+
+def test_cluster_is_ocfs2_on_both_hypervisors(inv, hypervisor):
+    mount = _mount_point(inv, hypervisor)
+    fstype, source = inv.node(hypervisor).check_output("findmnt -n -o FSTYPE,SOURCE %s", mount).split()
+    assert fstype == "ocfs2"
+    assert source.startswith("/dev/sd")
+    # Every hypervisor has it mounted, as the disk's own slot map says.
+    line = [x for x in inv.node(hypervisor).check_output("mounted.ocfs2 -f").splitlines() if x.startswith(source + " ")]
+    assert len(line) == 1, line
+    assert sorted(n.strip() for n in line[0].split(None, 2)[2].replace("o2cb", "", 1).split(",")) == inv.group("hypervisors")
+
+
+def test_cluster_conf_matches_the_inventory(inv, hypervisor):
+    check_cluster_conf(inv, hypervisor)
+
+
 @pytest.fixture(scope="module")
-def open_iscsi(inv):
-    for name in inv.group("hypervisors"):
-        inv.node(name).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq open-iscsi")
-    return True
+def shared_file(inv):
+    """16 MiB of random data written and synced on the first hypervisor."""
+    first = inv.group("hypervisors")[0]
+    path = f"{_mount_point(inv, first)}/verify-{uuid.uuid4().hex[:8]}.bin"
+    host = inv.node(first)
+    host.check_output("dd if=/dev/urandom of=%s bs=1M count=16 conv=fsync status=none", path)
+    digest = host.check_output("sha256sum %s", path).split()[0]
+    yield path, digest
+    host.run("rm -f %s", path)
 
 
-def _iscsiadm_node(host, portal, target, user, secret, initiator):
-    host.check_output("sed -i 's/^InitiatorName=.*/InitiatorName=%s/' /etc/iscsi/initiatorname.iscsi", initiator)
-    host.check_output("systemctl restart iscsid")
-    host.check_output("iscsiadm -m discovery -t sendtargets -p %s", portal)
-    for key, value in (("node.session.auth.authmethod", "CHAP"), ("node.session.auth.username", user),
-                       ("node.session.auth.password", secret)):
-        host.check_output("iscsiadm -m node -T %s -p %s -o update -n %s -v %s", target, portal, key, value)
+def test_file_written_on_one_reads_back_on_the_other(inv, shared_file):
+    path, digest = shared_file
+    for hypervisor in inv.group("hypervisors"):
+        assert inv.node(hypervisor).check_output("sha256sum %s", path).split()[0] == digest, hypervisor
 
 
-def test_kernel_iscsi_login_with_chap(inv, hypervisor, portal, open_iscsi):
-    host = inv.node(hypervisor)
-    address = portal["address"]
-    _iscsiadm_node(host, address, portal["iqn"], portal["user"], portal["secret"],
-                   inv.hostvars(hypervisor)["iscsi_initiator_name"])
-    try:
-        host.check_output("iscsiadm -m node -T %s -p %s --login", portal["iqn"], address)
-        assert portal["iqn"] in host.check_output("iscsiadm -m session")
-        link = f"/dev/disk/by-path/ip-{address}:3260-iscsi-{portal['iqn']}-lun-1"
-        deadline = time.monotonic() + DEVICE_WAIT
-        while not host.file(link).exists:
-            assert time.monotonic() < deadline, f"{link} did not appear"
-            time.sleep(1)
-        size = int(host.check_output("blockdev --getsize64 %s", link))
-        assert size == 1 << 30
-    finally:
-        host.run("iscsiadm -m node -T %s -p %s --logout", portal["iqn"], address)
+def _ssh_up(inv, name):
+    return inv.node(name).run("true").rc == 0
 
 
-def test_kernel_iscsi_login_refused_outside_the_acl(inv, portal, open_iscsi):
-    """A hypervisor's kernel initiator with a name outside the ACL and a wrong
-    secret is refused (tgt admits a listed address or a listed name; the
-    CHAP secret is what keeps a foreign initiator out from a listed address)."""
+def test_reboot_brings_the_mount_back_by_itself(inv, shared_file):
+    """The last hypervisor reboots; with no hands its iSCSI session, O2CB
+    stack and /cluster come back, with the data."""
+    path, digest = shared_file
+    name = inv.group("hypervisors")[-1]
+    host = inv.node(name)
+    boot_id = host.check_output("cat /proc/sys/kernel/random/boot_id")
+    host.run("systemctl reboot")
+    started = time.monotonic()
+    deadline = started + BOOT_WAIT
+    while True:
+        time.sleep(5)
+        try:
+            if _ssh_up(inv, name) and host.check_output("cat /proc/sys/kernel/random/boot_id") != boot_id:
+                break
+        except (AssertionError, RuntimeError, subprocess.SubprocessError):
+            pass
+        assert time.monotonic() < deadline, f"{name} did not come back within {BOOT_WAIT} s"
+    mount = _mount_point(inv, name)
+    while host.run("findmnt -n -o FSTYPE %s", mount).stdout.strip() != "ocfs2":
+        assert time.monotonic() < deadline, host.run("systemctl status --no-pager open-iscsi o2cb '*.mount'").stdout
+        time.sleep(3)
+    print(f"{name}: back with {mount} mounted {time.monotonic() - started:.0f} s after the reboot command")
+    assert host.check_output("sha256sum %s", path).split()[0] == digest
+    assert "LOGGED_IN" in host.check_output("iscsiadm -m session -P 3")
+
+
+def _probe_iface(host, name, initiator):
+    """A second iSCSI interface with its own initiator name: a login through
+    it is a separate session, so the cluster's own session is untouched."""
+    host.run("iscsiadm -m iface -I %s -o delete", name)
+    host.check_output("iscsiadm -m iface -I %s -o new", name)
+    host.check_output("iscsiadm -m iface -I %s -o update -n iface.initiatorname -v %s", name, initiator)
+
+
+@pytest.mark.parametrize("case", ["foreign-name-right-secret", "own-name-wrong-secret"])
+def test_initiator_outside_the_acl_cannot_log_in(inv, portal, case):
     hypervisor = inv.group("hypervisors")[0]
     host = inv.node(hypervisor)
-    address = portal["address"]
-    _iscsiadm_node(host, address, portal["iqn"], portal["user"], "wrong-secret-for-test",
-                   "iqn.2026-11.org.example:intruder")
+    iface = "havirt-probe"
+    if case == "foreign-name-right-secret":
+        initiator, secret = "iqn.2026-11.org.example:intruder", portal["secret"]
+    else:
+        initiator, secret = inv.hostvars(hypervisor)["iscsi_initiator_name"], "not-the-secret-at-all"
+    _probe_iface(host, iface, initiator)
+    target = f"iscsiadm -m node -T {portal['iqn']} -p {portal['address']}:3260 -I {iface}"
     try:
-        login = host.run("iscsiadm -m node -T %s -p %s --login", portal["iqn"], address)
+        host.check_output(f"{target} -o new")
+        for key, value in (("node.session.auth.authmethod", "CHAP"), ("node.session.auth.username", portal["user"]),
+                           ("node.session.auth.password", secret)):
+            host.check_output(f"{target} -o update -n %s -v %s", key, value)
+        login = host.run(f"{target} --login")
         assert login.rc != 0, login.stdout
-        assert "authorization failure" in (login.stdout + login.stderr).lower(), login.stdout + login.stderr
+        assert login.rc in (19, 24), login.stdout + login.stderr
+        sessions = host.check_output("iscsiadm -m session -P 1")
+        assert f"Iface Name: {iface}" not in sessions
     finally:
-        host.run("iscsiadm -m node -T %s -p %s --logout", portal["iqn"], address)
-        host.run("iscsiadm -m node -o delete -T %s", portal["iqn"])
-        host.check_output("sed -i 's/^InitiatorName=.*/InitiatorName=%s/' /etc/iscsi/initiatorname.iscsi",
-                          inv.hostvars(hypervisor)["iscsi_initiator_name"])
+        host.run(f"{target} --logout")
+        host.run(f"{target} -o delete")
+        host.run("iscsiadm -m iface -I %s -o delete", iface)
+    # The cluster's own session is still there.
+    assert "LOGGED_IN" in _session(inv, hypervisor, portal)
+
+
+def test_disk_with_another_file_system_is_never_formatted(inv, tmp_path):
+    """The ocfs2 role pointed at a disk that holds ext4 fails with a message
+    that names it, and the disk is untouched."""
+    hypervisor = inv.group("hypervisors")[0]
+    host = inv.node(hypervisor)
+    image = "/root/havirt-precious.img"
+    host.check_output("truncate -s 64M %s && mkfs.ext4 -q -F -L precious %s", image, image)
+    device = host.check_output("losetup --find --show %s", image)
+    try:
+        before = host.check_output("sha256sum %s", device).split()[0]
+        playbook = tmp_path / "ocfs2-only.yml"
+        playbook.write_text(
+            f"- name: Only the ocfs2 role\n  hosts: {hypervisor}\n"
+            "  roles:\n    - role: havirt.cluster.ocfs2\n")
+        run = subprocess.run(
+            ["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook), "-e", f"ocfs2_device={device}"],
+            cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=900,
+        )
+        output = " ".join((run.stdout + run.stderr).split())
+        assert run.returncode != 0, output
+        assert f"{device} on {hypervisor} already holds a ext4 file system labelled precious" in output, output
+        assert "ocfs2_force_format: true" in output
+        assert host.check_output("blkid -p -o value -s TYPE %s", device) == "ext4"
+        assert host.check_output("sha256sum %s", device).split()[0] == before
+    finally:
+        host.run("losetup -d %s", device)
+        host.run("rm -f %s", image)
