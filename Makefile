@@ -1,6 +1,6 @@
 # havirt.cluster: the lab, the demo and the tests.
 #   make demo   install what is missing, bring the lab up, build the cluster
-#   make test   lint, sanity, unit tests and the Molecule lab scenario
+#   make test   lint, sanity, unit tests, and both Molecule scenarios (container lab, VM lab)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -66,10 +66,11 @@ unit: venv
 # verify, destroy. The converge and idempotence times are printed last.
 molecule: venv
 	mkdir -p $(CACHE)
-	$(ACTIVATE) molecule test --scenario-name default 2>&1 | tee $(CACHE)/molecule-default.log
+	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name default 2>&1 | tee $(CACHE)/molecule-default.log; \
+	  echo "scenario default (container lab): $$(( $$(date +%s) - start ))s"
 	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-default.log
 
-test: lint unit sanity molecule
+test: lint unit sanity molecule vmlab-test
 
 # The VM lab (full Debian VMs under QEMU): real kernels for iSCSI, OCFS2, DRBD.
 vmlab-up: venv
@@ -83,7 +84,8 @@ vmlab-clean: vmlab-down
 
 vmlab-test: venv
 	mkdir -p $(CACHE)
-	$(ACTIVATE) molecule test --scenario-name vmlab 2>&1 | tee $(CACHE)/molecule-vmlab.log
+	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name vmlab 2>&1 | tee $(CACHE)/molecule-vmlab.log; \
+	  echo "scenario vmlab (VM lab): $$(( $$(date +%s) - start ))s"
 	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-vmlab.log
 
 clean:

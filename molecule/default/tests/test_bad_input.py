@@ -14,12 +14,14 @@ import yaml
 WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony"]
 # Only on the storage node.
 WATCHED_STORAGE = ["/etc/tgt/conf.d/havirt.conf", "/etc/systemd/system/tgt.service.d/havirt.conf"]
+WATCHED_HYPERVISORS = ["/etc/iscsi/initiatorname.iscsi", "/etc/ocfs2/cluster.conf", "/etc/default/o2cb"]
 
 
 def _fingerprint(inv):
     return {
         name: inv.node(name).check_output(
-            "sha256sum " + " ".join(WATCHED + (WATCHED_STORAGE if name in inv.group("storage") else [])))
+            "sha256sum " + " ".join(WATCHED + (WATCHED_STORAGE if name in inv.group("storage") else [])
+                                    + (WATCHED_HYPERVISORS if name in inv.group("hypervisors") else [])))
         for name in inv.group("cluster")
     }
 
@@ -85,6 +87,14 @@ def _hypervisors_group_missing(data, hosts):
     cluster["hypervisor"] = cluster.pop("hypervisors")
 
 
+def _ocfs2_cluster_name(data, hosts):
+    _everywhere(hosts, ocfs2_cluster_name="ha-virt")
+
+
+def _ocfs2_node_number_clash(data, hosts):
+    hosts["servvirt2"]["ocfs2_node_number"] = 0
+
+
 def _bad_type(data, hosts):
     _everywhere(hosts, ntp_local_stratum="ten")
 
@@ -97,6 +107,8 @@ CASES = {
     "bad-type": (_bad_type, r"ntp_local_stratum.*(int|integer)"),
     "missing-backing-device": (_missing_backing_device,
                                r"/dev/vg-missing/cluster on servdb: does not exist\. Create the block device"),
+    "ocfs2-cluster-name": (_ocfs2_cluster_name, r"The OCFS2 cluster 'ha-virt' needs: a name of 1-16 letters and digits"),
+    "ocfs2-node-number-clash": (_ocfs2_node_number_clash, r"node number 0-254 \(0, 0\)"),
     "short-chap-secret": (_short_chap_secret, r"CHAP settings the target would reject"),
     "chap-secret-with-space": (_chap_secret_with_space, r"CHAP settings the target would reject"),
     "initiator-name-clash": (_initiator_name_clash,
