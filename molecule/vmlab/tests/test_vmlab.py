@@ -129,6 +129,32 @@ def test_reboot_brings_the_mount_back_by_itself(inv, shared_file):
     assert "LOGGED_IN" in host.check_output("iscsiadm -m session -P 3")
 
 
+def test_target_service_restart_and_the_sessions_recover(inv, portal):
+    """The target's service restarts on servdb (for LIO: `targetctl clear`
+    then a restore of the saved configuration, as at boot): each
+    hypervisor's session logs in again by itself and /cluster takes writes
+    that the other hypervisor reads back."""
+    backend = inv.role_var(portal["node"], "iscsi_target", "iscsi_target_backend")
+    service = {"tgt": "tgt", "lio": "rtslib-fb-targetctl"}[backend]
+    storage = inv.node(portal["node"])
+    assert storage.service(service).is_enabled
+    started = time.monotonic()
+    storage.check_output("systemctl restart %s", service)
+    first, *others = inv.group("hypervisors")
+    for hypervisor in [first, *others]:
+        deadline = time.monotonic() + 120
+        while "iSCSI Session State: LOGGED_IN" not in _session(inv, hypervisor, portal):
+            assert time.monotonic() < deadline, f"{hypervisor}: no session 120 s after the target restarted"
+            time.sleep(2)
+    path = f"{_mount_point(inv, first)}/after-target-restart-{uuid.uuid4().hex[:8]}"
+    inv.node(first).check_output("dd if=/dev/urandom of=%s bs=1M count=4 conv=fsync status=none", path)
+    digest = inv.node(first).check_output("sha256sum %s", path).split()[0]
+    for hypervisor in others:
+        assert inv.node(hypervisor).check_output("sha256sum %s", path).split()[0] == digest
+    print(f"{backend} target restarted: sessions back and /cluster written within {time.monotonic() - started:.0f} s")
+    inv.node(first).run("rm -f %s", path)
+
+
 def _probe_iface(host, name, initiator):
     """A second iSCSI interface with its own initiator name: a login through
     it is a separate session, so the cluster's own session is untouched."""
