@@ -114,8 +114,10 @@ seealso:
     link: https://github.com/open-iscsi/open-iscsi/blob/master/doc/iscsiadm.8
 attributes:
   check_mode:
+    description: Reads the record and sessions and runs discovery with C(--op nonpersistent); writes nothing, logs in to nothing.
     support: full
   diff_mode:
+    description: Shows the record's presence, the session state and the managed settings before and after; secrets are masked.
     support: full
 """
 

@@ -63,7 +63,10 @@ def run(monkeypatch, capsys, fake, check=False, diff=False, **args):
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/sbin/" + name)
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, args, **kw: fake(self, args, **kw))
+
+    def run_command(self, args, **kwargs):
+        return fake(self, args, **kwargs)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
     with pytest.raises(SystemExit):
         m.main()
     return json.loads(capsys.readouterr().out)
@@ -120,7 +123,9 @@ def test_static_record_without_discovery(monkeypatch, capsys):
 
 def test_changed_secret_is_written_not_shown_and_waits_for_next_login(monkeypatch, capsys):
     fake = FakeIscsiadm()
-    result = run(monkeypatch, capsys, fake, diff=True, **dict(CHAP, chap_password="another-secret-1"))
+    args = dict(CHAP)
+    args["chap_password"] = "another-secret-1"
+    result = run(monkeypatch, capsys, fake, diff=True, **args)
     assert result["changed"] is True
     assert result["changed_settings"] == ["node.session.auth.password"]
     assert result["relogin_needed"] is True
@@ -132,7 +137,9 @@ def test_changed_secret_is_written_not_shown_and_waits_for_next_login(monkeypatc
 
 def test_relogin_applies_a_change_now(monkeypatch, capsys):
     fake = FakeIscsiadm()
-    run(monkeypatch, capsys, fake, relogin=True, **dict(CHAP, startup="manual"))
+    args = dict(CHAP)
+    args["startup"] = "manual"
+    run(monkeypatch, capsys, fake, relogin=True, **args)
     assert [c[-1] for c in fake.writes()] == ["manual", "--logout", "--login"]
 
 
