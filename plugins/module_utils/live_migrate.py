@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plain functions behind havirt.cluster.live_migrate: the task's options
+as libvirt migration flags and parameters, the reservation checks, and
+libvirt's completed-job statistics as the module returns them. No libvirt
+import here: the values are libvirt's stable ABI (virDomainMigrateFlags,
+VIR_MIGRATE_PARAM_*), checked against the binding by the unit tests."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+VIR_MIGRATE_LIVE = 1
+VIR_MIGRATE_PEER2PEER = 2
+VIR_MIGRATE_PERSIST_DEST = 8
+VIR_MIGRATE_UNDEFINE_SOURCE = 16
+VIR_MIGRATE_COMPRESSED = 2048
+VIR_MIGRATE_AUTO_CONVERGE = 8192
+VIR_MIGRATE_POSTCOPY = 32768
+VIR_MIGRATE_TLS = 65536
+VIR_MIGRATE_PARALLEL = 131072
+
+PARAM_BANDWIDTH = "bandwidth"
+PARAM_PARALLEL_CONNECTIONS = "parallel.connections"
+PARAM_URI = "migrate_uri"
+
+
+def migration_flags(options):
+    """libvirt flags for a live, peer-to-peer migration that leaves the VM
+    defined only on the destination, plus what the options turn on."""
+    flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE
+    if options.get("tls"):
+        flags |= VIR_MIGRATE_TLS
+    if options.get("auto_converge"):
+        flags |= VIR_MIGRATE_AUTO_CONVERGE
+    if options.get("postcopy"):
+        flags |= VIR_MIGRATE_POSTCOPY
+    if options.get("compressed"):
+        flags |= VIR_MIGRATE_COMPRESSED
+    if (options.get("parallel_connections") or 0) > 1:
+        flags |= VIR_MIGRATE_PARALLEL
+    return flags
+
+
+def migration_params(options):
+    """virDomainMigrateToURI3 parameters from the options (only those set)."""
+    params = {}
+    if options.get("bandwidth_mib"):
+        params[PARAM_BANDWIDTH] = int(options["bandwidth_mib"])
+    if (options.get("parallel_connections") or 0) > 1:
+        params[PARAM_PARALLEL_CONNECTIONS] = int(options["parallel_connections"])
+    if options.get("migrate_address"):
+        params[PARAM_URI] = "tcp://%s" % options["migrate_address"]
+    return params
+
+
+def flag_names(flags):
+    """The names of the flags set, for the plan the module reports."""
+    names = []
+    for name in ("LIVE", "PEER2PEER", "PERSIST_DEST", "UNDEFINE_SOURCE", "COMPRESSED", "AUTO_CONVERGE",
+                 "POSTCOPY", "TLS", "PARALLEL"):
+        if flags & globals()["VIR_MIGRATE_" + name]:
+            names.append(name)
+    return names
+
+
+def reservation_problems(vm, source, destination, required_memory_kib):
+    """What forbids moving `vm` from `source` to `destination`, as sentences.
+
+    `source` and `destination` are dicts: name, role ('hypervisor' or
+    something else), reachable (bool), hypervisor (libvirt driver type),
+    free_memory_kib, cpu_compatible (True, False or None when unknown),
+    storage_missing (list of disk paths not visible there), running (the
+    names of the domains active there). An empty list means go.
+    """
+    problems = []
+    if vm not in source["running"]:
+        problems.append("%s is not running on %s" % (vm, source["name"]))
+    if destination["name"] == source["name"]:
+        problems.append("the destination %s is the source itself" % destination["name"])
+    if destination.get("role") != "hypervisor":
+        problems.append("%s is not a hypervisor (it is %s): VMs run only on the hypervisors"
+                        % (destination["name"], destination.get("role") or "unknown"))
+    if not destination.get("reachable"):
+        problems.append("%s cannot be reached: %s" % (destination["name"], destination.get("error") or "no connection"))
+        return problems
+    if destination.get("hypervisor") != source.get("hypervisor"):
+        problems.append("%s runs %s and %s runs %s: a live migration needs the same hypervisor"
+                        % (source["name"], source.get("hypervisor"), destination["name"], destination.get("hypervisor")))
+    if vm in destination.get("running", []):
+        problems.append("a domain named %s already runs on %s" % (vm, destination["name"]))
+    free = destination.get("free_memory_kib") or 0
+    if free < required_memory_kib:
+        problems.append("%s has %d MiB free, %s needs %d MiB"
+                        % (destination["name"], free // 1024, vm, required_memory_kib // 1024))
+    if destination.get("cpu_compatible") is False:
+        problems.append("the CPU of %s cannot run %s's CPU model" % (destination["name"], vm))
+    for path in destination.get("storage_missing") or []:
+        problems.append("%s's disk %s is not visible on %s" % (vm, path, destination["name"]))
+    return problems
+
+
+def job_summary(stats):
+    """libvirt's completed-job statistics (virDomainGetJobStats with
+    VIR_DOMAIN_JOB_STATS_COMPLETED) as the module returns them: times in
+    ms, memory in bytes, iterations. Missing keys become None."""
+    def value(key):
+        return stats.get(key) if stats else None
+    return {
+        "total_ms": value("time_elapsed"),
+        "downtime_ms": value("downtime"),
+        "setup_ms": value("setup_time"),
+        "memory_transferred_bytes": value("memory_processed"),
+        "memory_total_bytes": value("memory_total"),
+        "data_transferred_bytes": value("data_processed"),
+        "iterations": value("memory_iteration"),
+        "dirty_rate_pages_s": value("memory_dirty_rate"),
+        "postcopy_requests": value("memory_postcopy_requests"),
+    }

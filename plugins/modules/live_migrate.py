@@ -1,0 +1,294 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: live_migrate
+short_description: Live-migrate a libvirt domain to another hypervisor, after checking that it can go
+version_added: 0.1.0
+author: havirt.cluster contributors (@havirt)
+description:
+  - Runs on the source hypervisor. First the reservation, as the sources describe it; the VM runs here;
+    the destination is another host of O(hypervisors), reachable over libvirt, with the same hypervisor,
+    enough free memory, a CPU that can run the VM's CPU model, and the VM's disks visible. A failed check
+    changes nothing and says which check failed.
+  - Then a live, peer-to-peer migration, persistent on the destination and undefined on the source,
+    with the maximum downtime set before it starts, and optional bandwidth, auto-converge, post-copy,
+    compression and parallel connections. After O(timeout) seconds the job is aborted and the VM keeps
+    running here.
+  - Returns libvirt's completed-job statistics (total time, downtime, memory moved, iterations).
+  - A VM already running on the destination and not here is V(changed=false).
+options:
+  name:
+    description: Name of the libvirt domain.
+    type: str
+    required: true
+  destination:
+    description: Inventory name (and host name) of the destination hypervisor.
+    type: str
+    required: true
+  hypervisors:
+    description: The cluster's hypervisors; the destination must be one of them.
+    type: list
+    elements: str
+    required: true
+  source_uri:
+    description: libvirt URI of this host.
+    type: str
+    default: qemu:///system
+  destination_uri:
+    description: libvirt URI of the destination, as this host's libvirtd reaches it (peer to peer).
+    type: str
+    default: qemu+tls://DESTINATION/system
+  migrate_address:
+    description: Address of the destination on the cluster network, for the migration stream.
+    type: str
+  tls:
+    description: Encrypt the migration stream with QEMU's TLS (the xen_migration role sets it up).
+    type: bool
+    default: true
+  max_downtime_ms:
+    description: Longest pause of the VM that QEMU may take to finish the migration.
+    type: int
+  bandwidth_mib:
+    description: Limit of the migration stream in MiB/s (0 is libvirt's default, no limit).
+    type: int
+    default: 0
+  auto_converge:
+    description: Slow the VM's vCPUs down when its memory changes faster than it is copied.
+    type: bool
+    default: false
+  postcopy:
+    description: Allow post-copy (the VM runs on the destination while pages are still fetched).
+    type: bool
+    default: false
+  compressed:
+    description: Compress the migration stream.
+    type: bool
+    default: false
+  parallel_connections:
+    description: Number of parallel connections for the stream (1 is a single one).
+    type: int
+    default: 1
+  timeout:
+    description: Seconds after which the migration is aborted and the VM keeps running on the source.
+    type: int
+    default: 300
+requirements:
+  - libvirt-python on the source hypervisor (python3-libvirt)
+attributes:
+  check_mode:
+    description: Runs the reservation and returns the plan (flags, parameters); moves nothing.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Move passata to servvirt2
+  havirt.cluster.live_migrate:
+    name: passata
+    destination: servvirt2
+    hypervisors: "{{ groups['hypervisors'] }}"
+    migrate_address: "{{ hostvars['servvirt2'].havirt_cluster_address }}"
+    max_downtime_ms: 20
+  delegate_to: servvirt1
+"""
+
+RETURN = r"""
+source:
+  description: Where the VM was.
+  returned: always
+  type: str
+destination:
+  description: Where the VM is after the task.
+  returned: always
+  type: str
+plan:
+  description: The flags and parameters of the migration (also in check mode).
+  returned: always
+  type: dict
+stats:
+  description: libvirt's completed-job statistics of the migration.
+  returned: when a migration ran
+  type: dict
+  contains:
+    total_ms:
+      description: Total migration time.
+      type: int
+    downtime_ms:
+      description: Time the VM was paused.
+      type: int
+    memory_transferred_bytes:
+      description: Guest memory sent.
+      type: int
+    iterations:
+      description: Pre-copy iterations.
+      type: int
+"""
+
+import threading
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.havirt.cluster.plugins.module_utils.live_migrate import (
+    job_summary,
+    flag_names,
+    migration_flags,
+    migration_params,
+    reservation_problems,
+)
+
+try:
+    import libvirt
+    HAS_LIBVIRT = True
+except ImportError:
+    HAS_LIBVIRT = False
+
+
+def running_domains(conn):
+    return [dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)]
+
+
+def disk_paths(xml):
+    """File and block disk sources of a domain's XML."""
+    import xml.etree.ElementTree as ET
+    paths = []
+    for disk in ET.fromstring(xml).findall("./devices/disk"):
+        source = disk.find("source")
+        if source is not None:
+            path = source.get("file") or source.get("dev")
+            if path:
+                paths.append(path)
+    return paths
+
+
+def describe_destination(module, params, vm_xml):
+    info = dict(name=params["destination"], running=[], reachable=False,
+                role="hypervisor" if params["destination"] in params["hypervisors"] else "not in the hypervisors group")
+    uri = params["destination_uri"].replace("DESTINATION", params["destination"])
+    try:
+        conn = libvirt.open(uri)
+    except libvirt.libvirtError as exc:
+        info["error"] = "%s: %s" % (uri, exc)
+        return info, None
+    info.update(reachable=True, hypervisor=conn.getType(), running=running_domains(conn),
+                free_memory_kib=conn.getFreeMemory() // 1024, storage_missing=[])
+    for path in disk_paths(vm_xml):
+        try:
+            conn.storageVolLookupByPath(path)
+        except libvirt.libvirtError:
+            info["storage_missing"].append(path)
+    info["cpu_compatible"] = None
+    return info, conn
+
+
+def migrate(dom, dest_uri, params, flags, timeout):
+    """Run the migration; abort it after `timeout` s. Returns an error text or None."""
+    outcome = {}
+
+    def run():
+        try:
+            dom.migrateToURI3(dest_uri, params, flags)
+        except libvirt.libvirtError as exc:
+            outcome["error"] = str(exc)
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        try:
+            dom.abortJob()
+        except libvirt.libvirtError:
+            pass
+        worker.join(60)
+        return "the migration did not finish within %d s and was aborted" % timeout
+    return outcome.get("error")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            destination=dict(type="str", required=True),
+            hypervisors=dict(type="list", elements="str", required=True),
+            source_uri=dict(type="str", default="qemu:///system"),
+            destination_uri=dict(type="str", default="qemu+tls://DESTINATION/system"),
+            migrate_address=dict(type="str"),
+            tls=dict(type="bool", default=True),
+            max_downtime_ms=dict(type="int"),
+            bandwidth_mib=dict(type="int", default=0),
+            auto_converge=dict(type="bool", default=False),
+            postcopy=dict(type="bool", default=False),
+            compressed=dict(type="bool", default=False),
+            parallel_connections=dict(type="int", default=1),
+            timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib("libvirt-python (Debian: python3-libvirt)"))
+    params = module.params
+    vm = params["name"]
+    flags = migration_flags(params)
+    mig_params = migration_params(params)
+    result = dict(changed=False, source=None, destination=None,
+                  plan=dict(flags=flag_names(flags), params=mig_params, max_downtime_ms=params["max_downtime_ms"]))
+    try:
+        conn = libvirt.open(params["source_uri"])
+    except libvirt.libvirtError as exc:
+        module.fail_json(msg="cannot open %s on this host: %s" % (params["source_uri"], exc), **result)
+    here = dict(name=conn.getHostname().split(".")[0], hypervisor=conn.getType(), running=running_domains(conn))
+    dom = None
+    if vm in here["running"]:
+        dom = conn.lookupByName(vm)
+    vm_xml = dom.XMLDesc(0) if dom else "<domain/>"
+    there, dconn = describe_destination(module, params, vm_xml)
+    if dom is None and vm in there.get("running", []):
+        result.update(source=params["destination"], destination=params["destination"])
+        module.exit_json(msg="%s already runs on %s" % (vm, params["destination"]), **result)
+    required = dom.info()[2] if dom else 0
+    problems = reservation_problems(vm, dict(here, name=here["name"]), there, required)
+    if problems:
+        module.fail_json(msg="not migrating %s to %s: %s. Nothing was changed."
+                         % (vm, params["destination"], "; ".join(problems)), problems=problems, **result)
+    result.update(source=here["name"], destination=params["destination"], changed=True)
+    if module.check_mode:
+        module.exit_json(**result)
+    if params["max_downtime_ms"]:
+        dom.migrateSetMaxDowntime(params["max_downtime_ms"], 0)
+    dest_uri = params["destination_uri"].replace("DESTINATION", params["destination"])
+    started = time.monotonic()
+    error = migrate(dom, dest_uri, mig_params, flags, params["timeout"])
+    if error:
+        cleaned = []
+        still_here = vm in running_domains(conn)
+        try:
+            leftover = dconn.lookupByName(vm)
+            if not leftover.isActive() and still_here:
+                leftover.undefine()
+                cleaned.append("undefined the inactive copy of %s on %s" % (vm, params["destination"]))
+        except libvirt.libvirtError:
+            pass
+        module.fail_json(msg="migration of %s to %s failed: %s. %s runs on %s. %s"
+                         % (vm, params["destination"], error, vm, here["name"] if still_here else "?",
+                            "; ".join(cleaned) or "Nothing to clean up."),
+                         cleaned_up=cleaned, source=here["name"], destination=here["name"] if still_here else None,
+                         plan=result["plan"])
+    stats = {}
+    try:
+        stats = dconn.lookupByName(vm).jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    except libvirt.libvirtError:
+        pass
+    result["stats"] = job_summary(stats)
+    result["stats"]["wall_ms"] = int((time.monotonic() - started) * 1000)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Option-to-flags mapping, reservation checks and job statistics of
+havirt.cluster.live_migrate. The statistics fixture was captured in the
+container lab: `virsh migrate --live --p2p --persistent --undefinesource
+--tls` of an idle 128 MiB TCG guest at libvirt's defaults, read on the
+destination with VIR_DOMAIN_JOB_STATS_COMPLETED."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.havirt.cluster.plugins.module_utils import live_migrate as lm
+
+FIXTURES = Path(__file__).parent / "fixtures" / "live_migrate"
+
+
+def test_constants_are_libvirts():
+    libvirt = pytest.importorskip("libvirt")
+    for name in ("LIVE", "PEER2PEER", "PERSIST_DEST", "UNDEFINE_SOURCE", "COMPRESSED", "AUTO_CONVERGE",
+                 "POSTCOPY", "TLS", "PARALLEL"):
+        assert getattr(lm, "VIR_MIGRATE_" + name) == getattr(libvirt, "VIR_MIGRATE_" + name), name
+    assert lm.PARAM_BANDWIDTH == libvirt.VIR_MIGRATE_PARAM_BANDWIDTH
+    assert lm.PARAM_PARALLEL_CONNECTIONS == libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS
+    assert lm.PARAM_URI == libvirt.VIR_MIGRATE_PARAM_URI
+
+
+def test_default_migration_is_live_p2p_persistent_and_undefines_the_source():
+    flags = lm.migration_flags({})
+    assert lm.flag_names(flags) == ["LIVE", "PEER2PEER", "PERSIST_DEST", "UNDEFINE_SOURCE"]
+    assert lm.migration_params({}) == {}
+
+
+@pytest.mark.parametrize("options,flag", [
+    ({"tls": True}, "TLS"),
+    ({"auto_converge": True}, "AUTO_CONVERGE"),
+    ({"postcopy": True}, "POSTCOPY"),
+    ({"compressed": True}, "COMPRESSED"),
+    ({"parallel_connections": 4}, "PARALLEL"),
+])
+def test_each_option_adds_its_flag(options, flag):
+    assert flag in lm.flag_names(lm.migration_flags(options))
+    assert flag not in lm.flag_names(lm.migration_flags({}))
+
+
+def test_parameters():
+    assert lm.migration_params({"bandwidth_mib": 100, "parallel_connections": 4, "migrate_address": "10.0.0.2"}) == {
+        "bandwidth": 100, "parallel.connections": 4, "migrate_uri": "tcp://10.0.0.2"}
+    # One connection is not "parallel".
+    assert lm.migration_params({"parallel_connections": 1}) == {}
+    assert "PARALLEL" not in lm.flag_names(lm.migration_flags({"parallel_connections": 1}))
+
+
+SOURCE = dict(name="servvirt1", hypervisor="QEMU", running=["passata"])
+GOOD = dict(name="servvirt2", role="hypervisor", reachable=True, hypervisor="QEMU", running=[],
+            free_memory_kib=1 << 20, cpu_compatible=True, storage_missing=[])
+
+
+def test_reservation_passes():
+    assert lm.reservation_problems("passata", SOURCE, GOOD, 131072) == []
+
+
+@pytest.mark.parametrize("vm,change,words", [
+    ("speedauth", {}, "speedauth is not running on servvirt1"),
+    ("passata", {"name": "servvirt1"}, "the destination servvirt1 is the source itself"),
+    ("passata", {"role": "storage"}, "is not a hypervisor"),
+    ("passata", {"reachable": False, "error": "connection refused"}, "cannot be reached: connection refused"),
+    ("passata", {"hypervisor": "Xen"}, "needs the same hypervisor"),
+    ("passata", {"free_memory_kib": 65536}, "has 64 MiB free, passata needs 128 MiB"),
+    ("passata", {"cpu_compatible": False}, "cannot run passata's CPU model"),
+    ("passata", {"storage_missing": ["/cluster/passata.img"]}, "disk /cluster/passata.img is not visible on servvirt2"),
+    ("passata", {"running": ["passata"]}, "a domain named passata already runs on servvirt2"),
+])
+def test_each_failed_check_is_named(vm, change, words):
+    problems = lm.reservation_problems(vm, SOURCE, dict(GOOD, **change), 131072)
+    assert any(words in p for p in problems), problems
+
+
+def test_job_summary_from_real_completed_stats():
+    stats = json.loads((FIXTURES / "jobstats-completed-virsh-defaults-idle-128m.json").read_text())
+    summary = lm.job_summary(stats)
+    assert summary["total_ms"] == 1113
+    assert summary["downtime_ms"] == 354
+    assert summary["memory_transferred_bytes"] == 105127864
+    assert summary["memory_total_bytes"] == 134610944
+    assert summary["iterations"] == 3
+    assert summary["setup_ms"] == 2
+
+
+def test_job_summary_without_stats():
+    assert set(lm.job_summary({}).values()) == {None}
+    assert lm.job_summary({"type": 0})["downtime_ms"] is None
