@@ -405,6 +405,7 @@ def main():
     record = tool.record()
     record_existed = record is not None
     before_record = dict(record or {})
+    wanted = wanted_settings(params) if state != "absent" else {}
     session = find_session(tool.sessions(), tool.target, params["portal"], params["port"])
     before_state = "logged in" if session else "logged out"
 
@@ -443,7 +444,6 @@ def main():
         if record is None:
             module.fail_json(msg="no node record for %s through %s after creating it: see `iscsiadm -m node`" % (tool.target, tool.portal))
 
-        wanted = wanted_settings(params)
         changes = settings_to_change(record, wanted)
         # In check mode a record that discovery would create is not known yet.
         unknown = [name for name, old, new in changes if old is None and record]
@@ -490,7 +490,7 @@ def main():
     result["devices"] = [lun["by_path"] for lun in (result["session"] or {}).get("luns", []) if lun["by_path"]]
 
     if module._diff:
-        names = list(wanted_settings(params)) if state != "absent" else []
+        names = list(wanted)
         changed_names = set(result["changed_settings"])
         before = "record = %s\nsession = %s\n" % ("present" if record_existed else "absent", before_state)
         after = "record = %s\nsession = %s\n" % ("absent" if state == "absent" else "present", after_state)

@@ -169,7 +169,7 @@ def disk_paths(xml):
     return paths
 
 
-def describe_destination(module, params, vm_xml):
+def describe_destination(params, vm_xml):
     info = dict(name=params["destination"], running=[], reachable=False,
                 role="hypervisor" if params["destination"] in params["hypervisors"] else "not in the hypervisors group")
     uri = params["destination_uri"].replace("DESTINATION", params["destination"])
@@ -248,12 +248,12 @@ def main():
     if vm in here["running"]:
         dom = conn.lookupByName(vm)
     vm_xml = dom.XMLDesc(0) if dom else "<domain/>"
-    there, dconn = describe_destination(module, params, vm_xml)
+    there, dconn = describe_destination(params, vm_xml)
     if dom is None and vm in there.get("running", []):
         result.update(source=params["destination"], destination=params["destination"])
         module.exit_json(msg="%s already runs on %s" % (vm, params["destination"]), **result)
     required = dom.info()[2] if dom else 0
-    problems = reservation_problems(vm, dict(here, name=here["name"]), there, required)
+    problems = reservation_problems(vm, here, there, required)
     if problems:
         module.fail_json(msg="not migrating %s to %s: %s. Nothing was changed."
                          % (vm, params["destination"], "; ".join(problems)), problems=problems, **result)

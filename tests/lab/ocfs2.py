@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from tests.lab import inventory
-
-sys.path.insert(0, str(inventory.PROJECT / "collections"))
-
-from ansible_collections.havirt.cluster.plugins.module_utils.o2cb import parse_config  # noqa: E402
+from ansible_collections.havirt.cluster.plugins.module_utils.o2cb import parse_config
 
 
 def expected_nodes(inv, hypervisor):

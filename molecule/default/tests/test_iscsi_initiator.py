@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import pytest
 
+import tests.lab  # noqa: F401  (makes the collection importable)
+from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import parse_node_record
+
 pytestmark = pytest.mark.usefixtures("libiscsi_tools")
 
 
 def _record(inv, hypervisor, portal):
     out = inv.node(hypervisor).check_output("iscsiadm -m node -T %s -p %s:3260 -S", portal["iqn"], portal["address"])
-    return dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+    return parse_node_record(out)
 
 
 def _initiator_name(inv, hypervisor):
