@@ -64,14 +64,47 @@ def flag_names(flags):
     return names
 
 
+def domain_requirements(xml):
+    """What a destination must offer to run the domain whose (migratable)
+    XML this is: its CPU definition with the arch, machine and domain type
+    to compare it against (cpu is None when the XML has no CPU model), the
+    usages of the libvirt secrets its network disks log in with, and the
+    paths of its file and block disks."""
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(xml)
+    os_type = root.find("./os/type")
+    cpu = root.find("./cpu")
+    has_model = cpu is not None and cpu.find("model") is not None and (cpu.findtext("model") or "").strip()
+    req = {
+        "virttype": root.get("type"),
+        "arch": os_type.get("arch") if os_type is not None else None,
+        "machine": os_type.get("machine") if os_type is not None else None,
+        "cpu": ET.tostring(cpu, encoding="unicode") if has_model else None,
+        "secrets": [],
+        "paths": [],
+    }
+    for disk in root.findall("./devices/disk"):
+        source = disk.find("source")
+        if source is None:
+            continue
+        path = source.get("file") or source.get("dev")
+        if path:
+            req["paths"].append(path)
+        secret = source.find("./auth/secret")
+        if secret is not None and secret.get("usage"):
+            req["secrets"].append({"type": secret.get("type"), "usage": secret.get("usage")})
+    return req
+
+
 def reservation_problems(vm, source, destination, required_memory_kib):
     """What forbids moving `vm` from `source` to `destination`, as sentences.
 
     `source` and `destination` are dicts: name, role ('hypervisor' or
     something else), reachable (bool), hypervisor (libvirt driver type),
-    free_memory_kib, cpu_compatible (True, False or None when unknown),
-    storage_missing (list of disk paths not visible there), running (the
-    names of the domains active there). An empty list means go.
+    free_memory_kib, reserve_memory_kib (what the destination keeps for
+    itself), cpu_compatible (True, False or None when unknown),
+    storage_missing (what the VM's disks need and the destination lacks),
+    running (the names of the domains active there). An empty list means go.
     """
     problems = []
     if vm not in source["running"]:
@@ -90,13 +123,17 @@ def reservation_problems(vm, source, destination, required_memory_kib):
     if vm in destination.get("running", []):
         problems.append("a domain named %s already runs on %s" % (vm, destination["name"]))
     free = destination.get("free_memory_kib") or 0
-    if free < required_memory_kib:
-        problems.append("%s has %d MiB free, %s needs %d MiB"
-                        % (destination["name"], free // 1024, vm, required_memory_kib // 1024))
+    reserve = destination.get("reserve_memory_kib") or 0
+    if free - reserve < required_memory_kib:
+        problems.append("%s has %d MiB free%s, %s needs %d MiB"
+                        % (destination["name"], free // 1024,
+                           " and keeps %d MiB for itself" % (reserve // 1024) if reserve else "",
+                           vm, required_memory_kib // 1024))
     if destination.get("cpu_compatible") is False:
-        problems.append("the CPU of %s cannot run %s's CPU model" % (destination["name"], vm))
-    for path in destination.get("storage_missing") or []:
-        problems.append("%s's disk %s is not visible on %s" % (vm, path, destination["name"]))
+        problems.append("the CPU of %s cannot run %s's CPU model%s"
+                        % (destination["name"], vm, " (%s)" % destination["cpu_error"] if destination.get("cpu_error") else ""))
+    for what in destination.get("storage_missing") or []:
+        problems.append("%s's disk needs %s, which %s lacks" % (vm, what, destination["name"]))
     return problems
 
 

@@ -15,8 +15,11 @@ author: havirt.cluster contributors (@havirt)
 description:
   - Runs on the source hypervisor. First the reservation, as the sources describe it; the VM runs here;
     the destination is another host of O(hypervisors), reachable over libvirt, with the same hypervisor,
-    enough free memory, a CPU that can run the VM's CPU model, and the VM's disks visible. A failed check
-    changes nothing and says which check failed.
+    enough free memory (minus O(reserve_memory_mb)), a CPU that can run the VM's CPU model (libvirt's
+    compareHypervisorCPU with the VM's CPU definition), and what the VM's network disks log in with (their
+    libvirt secret). A failed check changes nothing and says which check failed.
+  - libvirt cannot tell whether a file or block device exists on another host; the paths of the VM's file
+    and block disks are returned in RV(plan.disk_paths) for the play to check there (C(migrate.yml) does).
   - Then a live, peer-to-peer migration, persistent on the destination and undefined on the source,
     with the maximum downtime set before it starts, and optional bandwidth, auto-converge, post-copy,
     compression and parallel connections. After O(timeout) seconds the job is aborted and the VM keeps
@@ -75,6 +78,10 @@ options:
     description: Number of parallel connections for the stream (1 is a single one).
     type: int
     default: 1
+  reserve_memory_mb:
+    description: Memory the destination keeps for itself (host, other guests' overhead), in MiB.
+    type: int
+    default: 0
   timeout:
     description: Seconds after which the migration is aborted and the VM keeps running on the source.
     type: int
@@ -111,9 +118,19 @@ destination:
   returned: always
   type: str
 plan:
-  description: The flags and parameters of the migration (also in check mode).
+  description: The flags and parameters of the migration (also in check mode), and the paths of the VM's file and block disks.
   returned: always
   type: dict
+problems:
+  description: The reservation checks that failed, one sentence each.
+  returned: when the reservation refused the migration
+  type: list
+  elements: str
+cleaned_up:
+  description: What was cleaned up after a failed migration.
+  returned: when the migration failed
+  type: list
+  elements: str
 stats:
   description: libvirt's completed-job statistics of the migration.
   returned: when a migration ran
@@ -138,6 +155,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.havirt.cluster.plugins.module_utils.live_migrate import (
+    domain_requirements,
     job_summary,
     flag_names,
     migration_flags,
@@ -156,20 +174,7 @@ def running_domains(conn):
     return [dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)]
 
 
-def disk_paths(xml):
-    """File and block disk sources of a domain's XML."""
-    import xml.etree.ElementTree as ET
-    paths = []
-    for disk in ET.fromstring(xml).findall("./devices/disk"):
-        source = disk.find("source")
-        if source is not None:
-            path = source.get("file") or source.get("dev")
-            if path:
-                paths.append(path)
-    return paths
-
-
-def describe_destination(params, vm_xml):
+def describe_destination(params, req):
     info = dict(name=params["destination"], running=[], reachable=False,
                 role="hypervisor" if params["destination"] in params["hypervisors"] else "not in the hypervisors group")
     uri = params["destination_uri"].replace("DESTINATION", params["destination"])
@@ -179,13 +184,21 @@ def describe_destination(params, vm_xml):
         info["error"] = "%s: %s" % (uri, exc)
         return info, None
     info.update(reachable=True, hypervisor=conn.getType(), running=running_domains(conn),
-                free_memory_kib=conn.getFreeMemory() // 1024, storage_missing=[])
-    for path in disk_paths(vm_xml):
+                free_memory_kib=conn.getFreeMemory() // 1024, reserve_memory_kib=params["reserve_memory_mb"] * 1024,
+                storage_missing=[], cpu_compatible=None)
+    for secret in req["secrets"]:
+        usage_type = getattr(libvirt, "VIR_SECRET_USAGE_TYPE_" + (secret["type"] or "").upper(), None)
         try:
-            conn.storageVolLookupByPath(path)
-        except libvirt.libvirtError:
-            info["storage_missing"].append(path)
-    info["cpu_compatible"] = None
+            conn.secretLookupByUsage(usage_type, secret["usage"])
+        except (libvirt.libvirtError, TypeError):
+            info["storage_missing"].append("the libvirt secret '%s' (%s)" % (secret["usage"], secret["type"]))
+    if req["cpu"]:
+        try:
+            info["cpu_compatible"] = conn.compareHypervisorCPU(
+                None, req["arch"], req["machine"], req["virttype"], req["cpu"], 0) != libvirt.VIR_CPU_COMPARE_INCOMPATIBLE
+        except libvirt.libvirtError as exc:
+            info["cpu_compatible"] = False
+            info["cpu_error"] = str(exc)
     return info, conn
 
 
@@ -211,6 +224,52 @@ def migrate(dom, dest_uri, params, flags, timeout):
     return outcome.get("error")
 
 
+def clean_up(conn, dom, vm, dest_uri, destination):
+    """After a failed migration: no job left on the source, and no copy of
+    the VM on the destination as long as it runs here. A destination whose
+    libvirtd died is reached again (socket activation restarts it, and it
+    stops the half-received QEMU itself); returns what was done."""
+    cleaned = []
+    try:
+        if dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
+            dom.abortJob()
+            cleaned.append("aborted the job left on the source")
+    except libvirt.libvirtError:
+        pass
+    if vm not in running_domains(conn) or dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING:
+        # Not running here (paused after a late failure, or gone): the
+        # destination's copy may be the only one; leave it for a human.
+        return cleaned
+    dconn = None
+    for dummy in range(10):
+        try:
+            dconn = libvirt.open(dest_uri)
+            break
+        except libvirt.libvirtError:
+            time.sleep(1)
+    if dconn is None:
+        cleaned.append("could not reach %s to check for a leftover copy" % destination)
+        return cleaned
+    try:
+        leftover = dconn.lookupByName(vm)
+    except libvirt.libvirtError:
+        return cleaned
+    try:
+        if leftover.isActive():
+            leftover.destroy()
+            cleaned.append("stopped the incomplete copy of %s on %s" % (vm, destination))
+        if leftover.isPersistent():
+            leftover.undefine()
+            cleaned.append("undefined the copy of %s on %s" % (vm, destination))
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            # libvirtd, restarted, stops an interrupted incoming migration itself.
+            cleaned.append("%s's libvirtd removed its incomplete copy of %s itself" % (destination, vm))
+        else:
+            cleaned.append("could not remove the copy of %s on %s: %s" % (vm, destination, exc))
+    return cleaned
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -227,6 +286,7 @@ def main():
             postcopy=dict(type="bool", default=False),
             compressed=dict(type="bool", default=False),
             parallel_connections=dict(type="int", default=1),
+            reserve_memory_mb=dict(type="int", default=0),
             timeout=dict(type="int", default=300),
         ),
         supports_check_mode=True,
@@ -247,13 +307,15 @@ def main():
     dom = None
     if vm in here["running"]:
         dom = conn.lookupByName(vm)
-    vm_xml = dom.XMLDesc(0) if dom else "<domain/>"
-    there, dconn = describe_destination(params, vm_xml)
+    req = domain_requirements(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE) if dom else "<domain/>")
+    result["plan"]["disk_paths"] = req["paths"]
+    there, dconn = describe_destination(params, req)
     if dom is None and vm in there.get("running", []):
         result.update(source=params["destination"], destination=params["destination"])
         module.exit_json(msg="%s already runs on %s" % (vm, params["destination"]), **result)
     required = dom.info()[2] if dom else 0
     problems = reservation_problems(vm, here, there, required)
+    result["source"] = here["name"] if dom else None
     if problems:
         module.fail_json(msg="not migrating %s to %s: %s. Nothing was changed."
                          % (vm, params["destination"], "; ".join(problems)), problems=problems, **result)
@@ -266,18 +328,11 @@ def main():
     started = time.monotonic()
     error = migrate(dom, dest_uri, mig_params, flags, params["timeout"])
     if error:
-        cleaned = []
+        cleaned = clean_up(conn, dom, vm, dest_uri, params["destination"])
         still_here = vm in running_domains(conn)
-        try:
-            leftover = dconn.lookupByName(vm)
-            if not leftover.isActive() and still_here:
-                leftover.undefine()
-                cleaned.append("undefined the inactive copy of %s on %s" % (vm, params["destination"]))
-        except libvirt.libvirtError:
-            pass
         module.fail_json(msg="migration of %s to %s failed: %s. %s runs on %s. %s"
                          % (vm, params["destination"], error, vm, here["name"] if still_here else "?",
-                            "; ".join(cleaned) or "Nothing to clean up."),
+                            "Cleaned up: " + "; ".join(cleaned) + "." if cleaned else "Nothing was left to clean up."),
                          cleaned_up=cleaned, source=here["name"], destination=here["name"] if still_here else None,
                          plan=result["plan"])
     stats = {}

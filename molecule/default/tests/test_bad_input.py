@@ -14,7 +14,8 @@ import yaml
 WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony"]
 # Only on the storage node.
 WATCHED_STORAGE = ["/etc/tgt/conf.d/havirt.conf", "/etc/systemd/system/tgt.service.d/havirt.conf"]
-WATCHED_HYPERVISORS = ["/etc/iscsi/initiatorname.iscsi", "/etc/ocfs2/cluster.conf", "/etc/default/o2cb"]
+WATCHED_HYPERVISORS = ["/etc/iscsi/initiatorname.iscsi", "/etc/ocfs2/cluster.conf", "/etc/default/o2cb",
+                       "/etc/havirt/vms/passata.xml", "/etc/systemd/network/60-havirt-brguest-port.network"]
 
 
 def _fingerprint(inv):
@@ -95,6 +96,28 @@ def _ocfs2_node_number_clash(data, hosts):
     hosts["servvirt2"]["ocfs2_node_number"] = 0
 
 
+def _vms_edited(hosts, change):
+    """The lab's havirt_vms with passata changed (inventory-wide)."""
+    import json
+    from tests.lab import inventory
+    # Plain types (Ansible's templated strings are not YAML-dumpable).
+    lab_vms = json.loads(json.dumps(inventory.hostvars("servvirt1")["havirt_vms"]))
+    change(lab_vms[0])
+    _everywhere(hosts, havirt_vms=lab_vms)
+
+
+def _vm_on_storage_node(data, hosts):
+    _vms_edited(hosts, lambda vm: vm.update(preferred="servdb"))
+
+
+def _vm_disk_on_ocfs2_lun(data, hosts):
+    _vms_edited(hosts, lambda vm: vm.update(disk={"lun": 1}))
+
+
+def _two_vms_one_disk(data, hosts):
+    _vms_edited(hosts, lambda vm: vm.update(disk={"lun": 3}))
+
+
 def _bad_type(data, hosts):
     _everywhere(hosts, ntp_local_stratum="ten")
 
@@ -113,6 +136,10 @@ CASES = {
     "chap-secret-with-space": (_chap_secret_with_space, r"CHAP settings the target would reject"),
     "initiator-name-clash": (_initiator_name_clash,
                              r"needs every host of group 'hypervisors' with its own valid, unique iscsi_initiator_name"),
+    "vm-on-storage-node": (_vm_on_storage_node, r"a preferred hypervisor of group 'hypervisors' \(servvirt1, servvirt2\): "
+                                                r"a VM never runs on the storage node\. At fault: passata\."),
+    "vm-disk-on-ocfs2-lun": (_vm_disk_on_ocfs2_lun, r"or the LUN that holds the OCFS2 store \(LUN 1\).*LUNs named: 1, 3, 4"),
+    "two-vms-one-disk": (_two_vms_one_disk, r"Two VMs would share a disk.*LUNs named: 3, 3, 4"),
     "hypervisors-group-missing": (_hypervisors_group_missing,
                                   r"The target's ACL is built from group 'hypervisors', which is missing or empty"),
 }

@@ -69,12 +69,45 @@ def test_reservation_passes():
     ("passata", {"hypervisor": "Xen"}, "needs the same hypervisor"),
     ("passata", {"free_memory_kib": 65536}, "has 64 MiB free, passata needs 128 MiB"),
     ("passata", {"cpu_compatible": False}, "cannot run passata's CPU model"),
-    ("passata", {"storage_missing": ["/cluster/passata.img"]}, "disk /cluster/passata.img is not visible on servvirt2"),
+    ("passata", {"free_memory_kib": 200 << 10, "reserve_memory_kib": 100 << 10},
+     "has 200 MiB free and keeps 100 MiB for itself, passata needs 128 MiB"),
+    ("passata", {"cpu_compatible": False, "cpu_error": "unknown CPU model"}, "CPU model (unknown CPU model)"),
+    ("passata", {"storage_missing": ["the libvirt secret 'havirt-iscsi-chap' (iscsi)"]},
+     "disk needs the libvirt secret 'havirt-iscsi-chap' (iscsi), which servvirt2 lacks"),
     ("passata", {"running": ["passata"]}, "a domain named passata already runs on servvirt2"),
 ])
 def test_each_failed_check_is_named(vm, change, words):
     problems = lm.reservation_problems(vm, SOURCE, dict(GOOD, **change), 131072)
     assert any(words in p for p in problems), problems
+
+
+def test_reserve_is_kept_free():
+    assert lm.reservation_problems("passata", SOURCE, dict(GOOD, free_memory_kib=300 << 10,
+                                                          reserve_memory_kib=100 << 10), 131072) == []
+
+
+def test_requirements_of_a_real_domain():
+    """`virsh dumpxml --migratable passata` in the container lab: TCG, an
+    iSCSI disk through QEMU's client with CHAP from a libvirt secret."""
+    req = lm.domain_requirements((FIXTURES / "domain-passata-migratable-tcg-iscsi.xml").read_text())
+    assert req["virttype"] == "qemu"
+    assert req["arch"] == "x86_64"
+    assert req["machine"] == "pc-i440fx-7.2"
+    assert "<model fallback=\"forbid\">qemu64</model>" in req["cpu"]
+    assert req["secrets"] == [{"type": "iscsi", "usage": "havirt-iscsi-chap"}]
+    assert req["paths"] == []
+
+
+def test_requirements_of_file_and_block_disks_without_cpu_model():
+    req = lm.domain_requirements(
+        "<domain type='kvm'><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>"
+        "<cpu mode='host-passthrough'/><devices>"
+        "<disk type='file'><source file='/cluster/vms/a.img'/></disk>"
+        "<disk type='block'><source dev='/dev/disk/by-path/x-lun-2'/></disk>"
+        "<disk type='file' device='cdrom'/></devices></domain>")
+    assert req["cpu"] is None
+    assert req["paths"] == ["/cluster/vms/a.img", "/dev/disk/by-path/x-lun-2"]
+    assert req["secrets"] == []
 
 
 def test_job_summary_from_real_completed_stats():

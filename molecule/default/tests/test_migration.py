@@ -1,0 +1,157 @@
+"""Live migration in the container lab, through the playbooks a user runs:
+migrate.yml moves a running guest that keeps answering, evacuate.yml empties
+and refills a hypervisor, bad requests are refused before anything moves,
+and a destination whose libvirtd dies mid-migration leaves the VM running
+on its source, with nothing left behind."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.lab.vms import defined_on, http_get, playbook, running_on, vm_spec, vms, wait_for_http
+
+pytestmark = pytest.mark.usefixtures("probe_tools")
+VM = "passata"
+
+
+def _other(inv, host):
+    return next(h for h in inv.group("hypervisors") if h != host)
+
+
+def _summary(run):
+    found = re.findall(r'"msg": "([^"]*)"', run.stdout)
+    return found[-1] if found else ""
+
+
+def _moved(inv, vm, to):
+    run = playbook("migrate.yml", "-e", f"vm={vm}", "-e", f"to={to}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def test_migrate_moves_a_running_guest_that_keeps_answering(inv):
+    source = running_on(VM)[0]
+    destination = _other(inv, source)
+    storage = inv.node(inv.group("storage")[0])
+    # 10 ms ICMP probe from servdb for the whole migration.
+    storage.check_output("rm -f /tmp/probe.log; (ping -D -i 0.01 -W 1 %s > /tmp/probe.log 2>&1 &) ; sleep 1",
+                         vm_spec(VM)["address"])
+    try:
+        run = playbook("migrate.yml", "-e", f"vm={VM}")
+        time.sleep(1)
+    finally:
+        storage.run("pkill -INT -x ping")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(rf"{VM}: {source} -> {destination}, total \d+ ms, downtime \d+ ms, [\d.]+ MiB moved", _summary(run)), run.stdout
+    assert running_on(VM) == [destination]
+    assert defined_on(VM) == [destination]
+    assert http_get(VM).strip() == f"<h1>{VM}</h1>"
+    probe = storage.check_output("cat /tmp/probe.log")
+    stats = re.search(r"(\d+) packets transmitted, (\d+) received", probe)
+    assert stats, probe
+    sent, received = int(stats.group(1)), int(stats.group(2))
+    # It kept answering: replies before, during and after, and at most a
+    # second's worth of probes lost (the benchmark measures the real gap).
+    assert sent > 100 and sent - received < 100, probe[-400:]
+
+
+def test_migrating_to_where_it_runs_changes_nothing(inv):
+    here = running_on(VM)[0]
+    run = _moved(inv, VM, here)
+    assert f"{VM}: already on {here}, nothing moved" in _summary(run)
+    assert re.search(r"changed=0 ", run.stdout)
+    assert running_on(VM) == [here]
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["-e", "vm=nope"], r"'nope' is not one of the cluster's VMs: passata, speedauth, masterauth\. Nothing was changed\."),
+    (["-e", f"vm={VM}", "-e", "to=servdb"], r"'servdb' is not a hypervisor \(VMs run only on servvirt1, servvirt2\)"),
+    (["-e", f"vm={VM}", "-e", "xen_migration_reserve_memory_mb=100000000"],
+     r"not migrating passata to servvirt\d: servvirt\d has \d+ MiB free and keeps 100000000 MiB for itself, "
+     r"passata needs 128 MiB\. Nothing was changed\."),
+    ([], r"Name the VM: -e vm=NAME, one of passata, speedauth, masterauth"),
+])
+def test_bad_requests_are_refused_before_anything_moves(inv, extra, message):
+    before = {v["name"]: running_on(v["name"]) for v in vms()}
+    run = playbook("migrate.yml", *extra)
+    assert run.returncode != 0, run.stdout
+    assert re.search(message, " ".join(run.stdout.split())), run.stdout
+    assert not re.search(r"changed=[1-9]", run.stdout)
+    assert {v["name"]: running_on(v["name"]) for v in vms()} == before
+    assert defined_on(VM) == before[VM]
+
+
+def test_the_module_refuses_the_source_as_destination(inv):
+    """The module's own check (the playbook treats `to` = where it runs as
+    done): destination = source is refused, nothing moves."""
+    here = running_on(VM)[0]
+    run = subprocess.run(
+        ["ansible", "-i", str(inv.inventory_path()), here, "-m", "havirt.cluster.live_migrate",
+         "-a", f"name={VM} destination={here} hypervisors={','.join(inv.group('hypervisors'))}"],
+        cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert f"the destination {here} is the source itself" in run.stdout
+    assert running_on(VM) == [here]
+
+
+def test_destination_libvirtd_killed_mid_migration(inv):
+    """The migration is slowed (8 MiB/s) so that it is surely under way
+    when the destination's libvirtd is killed."""
+    source = running_on(VM)[0]
+    destination = _other(inv, source)
+    src, dst = inv.node(source), inv.node(destination)
+    proc = subprocess.Popen(
+        ["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={VM}",
+         "-e", "xen_migration_bandwidth_mib=8"],
+        cwd=inv.PROJECT, env=inv.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "Unbounded" not in src.run("virsh domjobinfo %s", VM).stdout:
+            assert time.monotonic() < deadline and proc.poll() is None, "the migration never started"
+            time.sleep(0.2)
+        time.sleep(1)
+        dst.check_output("pkill -9 -x libvirtd")
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, out
+    flat = " ".join(out.split())
+    assert re.search(rf"migration of {VM} to {destination} failed: .+\. {VM} runs on {source}\. "
+                     rf"(Cleaned up: .*{destination}.*|Nothing was left to clean up\.)", flat), out
+    assert "could not" not in flat, out
+    # The VM never stopped answering on its source, no job is left, and the
+    # destination (libvirtd back by socket activation) holds no copy of it.
+    assert running_on(VM) == [source]
+    assert http_get(VM).strip() == f"<h1>{VM}</h1>"
+    assert "None" in src.check_output("virsh domjobinfo %s", VM)
+    assert destination not in defined_on(VM)
+    assert dst.run("pgrep -f 'guest=%s,'", VM).rc == 1
+    # A re-run succeeds.
+    _moved(inv, VM, destination)
+    assert running_on(VM) == [destination]
+
+
+def test_evacuate_and_restore(inv):
+    node = inv.group("hypervisors")[0]
+    other = _other(inv, node)
+    run = playbook("evacuate.yml", "-e", f"node={node}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{node} evacuated:" in _summary(run)
+    for v in vms():
+        assert running_on(v["name"]) == [other], v["name"]
+        wait_for_http(v["name"], timeout=10)
+    run = playbook("evacuate.yml", "-e", f"node={node}", "-e", "restore=true")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{node} restored:" in _summary(run)
+    for v in vms():
+        assert running_on(v["name"]) == [node if v["preferred"] == node else other], v["name"]
+        wait_for_http(v["name"], timeout=10)
+    # Put every VM back on its preferred hypervisor for the tests after this one.
+    for v in vms():
+        if running_on(v["name"]) != [v["preferred"]]:
+            _moved(inv, v["name"], v["preferred"])

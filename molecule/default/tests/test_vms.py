@@ -1,0 +1,74 @@
+"""vms role in the container lab: each of the inventory's VMs is a real
+QEMU guest (TCG) with its disk on servdb's iSCSI LUN through QEMU's own
+client, on the guests' bridge, answering servdb on its own address."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lab.vms import defined_on, http_get, running_on, vm_spec, vms
+
+pytestmark = pytest.mark.usefixtures("probe_tools")
+NAMES = [v["name"] for v in vms()]
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_runs_on_exactly_one_hypervisor_and_is_defined_only_there(vm):
+    where = running_on(vm)
+    assert len(where) == 1, where
+    assert defined_on(vm) == where
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_answers_ping_and_http_from_the_storage_node(inv, vm):
+    storage = inv.node(inv.group("storage")[0])
+    ping = storage.run("ping -c 3 -i 0.2 -W 2 %s", vm_spec(vm)["address"])
+    assert ping.rc == 0, ping.stdout + ping.stderr
+    assert http_get(vm).strip() == f"<h1>{vm}</h1>"
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_disk_is_its_iscsi_lun_opened_by_qemu(inv, vm):
+    host = inv.node(running_on(vm)[0])
+    hv = inv.hostvars(inv.group("storage")[0])
+    blk = host.check_output("virsh domblklist %s", vm)
+    assert f"{hv['iscsi_target_iqn']}/{vm_spec(vm)['disk']['lun']}" in blk
+    xml = host.check_output("virsh dumpxml %s", vm)
+    assert f"<iqn name='{hv['havirt_vms_iscsi_initiator_name']}'/>" in xml
+    assert "usage='havirt-iscsi-chap'" in xml
+    # QEMU's iSCSI session to the target is real: the LUN's size is the inventory's.
+    size = host.check_output("virsh domblkinfo %s vda --human", vm)
+    assert "Capacity:       64.000 MiB" in size, size
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_never_autostarted(inv, vm):
+    host = inv.node(running_on(vm)[0])
+    assert "Autostart:      disable" in host.check_output("virsh dominfo %s", vm)
+
+
+def test_domain_xml_is_identical_on_every_hypervisor(inv):
+    sums = {h: inv.node(h).check_output("cd /etc/havirt/vms && sha256sum *.xml") for h in inv.group("hypervisors")}
+    assert len(set(sums.values())) == 1, sums
+    assert sorted(line.split()[1] for line in next(iter(sums.values())).splitlines()) == sorted(f"{n}.xml" for n in NAMES)
+
+
+def test_chap_secret_is_private(inv, hypervisor):
+    host = inv.node(hypervisor)
+    uuid = host.check_output("virsh secret-list | awk '/havirt-iscsi-chap/ {print $1}'")
+    assert uuid
+    out = host.run("virsh secret-get-value %s", uuid)
+    assert out.rc != 0 and "secret is private" in out.stderr
+    value_file = host.file("/etc/havirt/secrets/iscsi-chap")
+    assert value_file.mode == 0o600 and value_file.user == "root"
+
+
+def test_guest_bridge_has_the_inventory_nic_and_no_address(inv, hypervisor):
+    host = inv.node(hypervisor)
+    hv = inv.hostvars(hypervisor)
+    port = host.check_output("ip -o link show master %s", hv.get("vms_bridge", "brguest"))
+    assert hv["vms_bridge_interface"] in port
+    assert host.check_output("ip -4 -o addr show dev brguest") == ""
+    # ... and the NICs of the guests running here are on it.
+    guests_here = [vm for vm in NAMES if hypervisor in running_on(vm)]
+    assert port.count("vnet") == len(guests_here), (port, guests_here)

@@ -1,0 +1,55 @@
+"""Where the cluster's VMs run, and whether they answer, as the verify
+tests of the container lab see it (helpers, not tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.lab import inventory as inv
+
+
+def vms() -> list[dict]:
+    return inv.hostvars(inv.group("hypervisors")[0])["havirt_vms"]
+
+
+def vm_spec(name: str) -> dict:
+    return next(v for v in vms() if v["name"] == name)
+
+
+def running_on(vm: str) -> list[str]:
+    """The hypervisors where libvirt says `vm` is running."""
+    return [h for h in inv.group("hypervisors")
+            if vm in inv.node(h).check_output("virsh list --name --state-running").split()]
+
+
+def defined_on(vm: str) -> list[str]:
+    return [h for h in inv.group("hypervisors")
+            if vm in inv.node(h).check_output("virsh list --name --all").split()]
+
+
+def http_get(vm: str, path: str = "/", timeout: float = 3) -> str:
+    """GET from the guest's own address, from the storage node (the guest
+    network reaches it; the hypervisors have no address there)."""
+    storage = inv.node(inv.group("storage")[0])
+    out = storage.run("curl -sS --max-time %s http://%s%s", str(timeout), vm_spec(vm)["address"], path)
+    assert out.rc == 0, f"{vm} does not answer HTTP: {out.stderr}"
+    return out.stdout
+
+
+def wait_for_http(vm: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return http_get(vm)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def playbook(name: str, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(inv.inventory_path()), name, *extra],
+        cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=timeout,
+    )
