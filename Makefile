@@ -1,6 +1,7 @@
 # havirt.cluster: the lab, the demo and the tests.
 #   make demo   install what is missing, bring the lab up, build the cluster
 #   make test   lint, sanity, unit tests, and both Molecule scenarios (container lab, VM lab)
+#   make bench-migration   live migration measured against plain virsh (RUNS=10)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -12,7 +13,7 @@ export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
 .PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule test clean \
-	vmlab-up vmlab-down vmlab-clean vmlab-test
+	vmlab-up vmlab-down vmlab-clean vmlab-test bench-migration
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -71,6 +72,14 @@ molecule: venv
 	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-default.log
 
 test: lint unit sanity molecule vmlab-test
+
+# Benchmark (not part of `make test`): live migration of passata, havirt
+# against plain virsh, idle and busy, RUNS migrations each (default 10).
+# Prints a table and writes bench/results/migration.json.
+RUNS ?= 10
+bench-migration: lab-up
+	$(ACTIVATE) ansible-playbook site.yml
+	$(ACTIVATE) python tools/bench/migration.py --runs $(RUNS)
 
 # The VM lab (full Debian VMs under QEMU): real kernels for iSCSI, OCFS2, DRBD.
 vmlab-up: venv

@@ -148,6 +148,15 @@ stats:
     iterations:
       description: Pre-copy iterations.
       type: int
+    wall_ms:
+      description: Time the migration call took, as this module measured it.
+      type: int
+    started_at:
+      description: When the migration started (seconds since the epoch, the source's clock).
+      type: float
+    finished_at:
+      description: When it finished (seconds since the epoch, the source's clock).
+      type: float
 """
 
 import threading
@@ -326,6 +335,7 @@ def main():
         dom.migrateSetMaxDowntime(params["max_downtime_ms"], 0)
     dest_uri = params["destination_uri"].replace("DESTINATION", params["destination"])
     started = time.monotonic()
+    started_at = time.time()
     error = migrate(dom, dest_uri, mig_params, flags, params["timeout"])
     if error:
         cleaned = clean_up(conn, dom, vm, dest_uri, params["destination"])
@@ -342,6 +352,8 @@ def main():
         pass
     result["stats"] = job_summary(stats)
     result["stats"]["wall_ms"] = int((time.monotonic() - started) * 1000)
+    result["stats"]["started_at"] = round(started_at, 3)
+    result["stats"]["finished_at"] = round(started_at + (time.monotonic() - started), 3)
     module.exit_json(**result)
 
 
