@@ -121,6 +121,21 @@ plan:
   description: The flags and parameters of the migration (also in check mode), and the paths of the VM's file and block disks.
   returned: always
   type: dict
+  contains:
+    flags:
+      description: libvirt migration flags, by name.
+      type: list
+      elements: str
+    params:
+      description: libvirt migration parameters.
+      type: dict
+    max_downtime_ms:
+      description: The maximum downtime set before the migration.
+      type: int
+    disk_paths:
+      description: Paths of the VM's file and block disks, for the caller to check on the destination.
+      type: list
+      elements: str
 problems:
   description: The reservation checks that failed, one sentence each.
   returned: when the reservation refused the migration

@@ -40,6 +40,7 @@ CASES = {
     "kvm-block": (BLOCK_VM, {}),
     "qemu-direct-boot": (dict(ISCSI_VM, kernel="/var/lib/havirt/boot/vmlinuz", initrd="/var/lib/havirt/boot/initrd.img",
                               cmdline="console=ttyS0"), {"vms_domain_type": "qemu", "vms_cpu_mode": "none"}),
+    "qemu-e1000": (dict(FILE_VM, nic_model="e1000"), {"vms_domain_type": "qemu", "vms_cpu_mode": "none"}),
     "xen-file": (FILE_VM, {"vms_domain_type": "xen"}),
     "xen-block": (BLOCK_VM, {"vms_domain_type": "xen"}),
 }
@@ -80,6 +81,11 @@ def test_xen_domain_uses_xen_devices():
     assert disk.find("target").attrib == {"dev": "xvda", "bus": "xen"}
     assert root.find("./devices/interface/model").get("type") == "netfront"
     assert root.find("./cpu") is None
+
+
+def test_nic_model():
+    assert ET.fromstring(render(FILE_VM)).find("./devices/interface/model").get("type") == "virtio"
+    assert ET.fromstring(render(dict(FILE_VM, nic_model="e1000"))).find("./devices/interface/model").get("type") == "e1000"
 
 
 def test_identity_is_stable_and_distinct():

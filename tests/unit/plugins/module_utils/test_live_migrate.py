@@ -82,8 +82,8 @@ def test_each_failed_check_is_named(vm, change, words):
 
 
 def test_reserve_is_kept_free():
-    assert lm.reservation_problems("passata", SOURCE, dict(GOOD, free_memory_kib=300 << 10,
-                                                          reserve_memory_kib=100 << 10), 131072) == []
+    roomy = dict(GOOD, free_memory_kib=300 << 10, reserve_memory_kib=100 << 10)
+    assert lm.reservation_problems("passata", SOURCE, roomy, 131072) == []
 
 
 def test_requirements_of_a_real_domain():
