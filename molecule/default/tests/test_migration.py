@@ -145,11 +145,19 @@ def test_evacuate_and_restore(inv):
     for v in vms():
         assert running_on(v["name"]) == [other], v["name"]
         wait_for_http(v["name"], timeout=10)
+    # A VM of the node that was stopped meanwhile is left stopped by the restore.
+    stopped = next(v["name"] for v in vms() if v["preferred"] == node and v["name"] != VM)
+    inv.node(other).check_output("virsh destroy %s", stopped)
     run = playbook("evacuate.yml", "-e", f"node={node}", "-e", "restore=true")
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"{node} restored:" in _summary(run)
+    assert stopped not in _summary(run)
+    assert running_on(stopped) == []
+    inv.node(other).check_output("virsh start %s", stopped)
+    wait_for_http(stopped, timeout=60)
     for v in vms():
-        assert running_on(v["name"]) == [node if v["preferred"] == node else other], v["name"]
+        expected = other if v["name"] == stopped or v["preferred"] != node else node
+        assert running_on(v["name"]) == [expected], v["name"]
         wait_for_http(v["name"], timeout=10)
     # Put every VM back on its preferred hypervisor for the tests after this one.
     for v in vms():
