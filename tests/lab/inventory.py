@@ -24,8 +24,11 @@ def inventory_path() -> Path:
 def _manager():
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
     from ansible.vars.manager import VariableManager
 
+    # Collections' filters (ansible.utils...) as ansible-playbook finds them.
+    init_plugin_loader([str(PROJECT / "collections")])
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[str(inventory_path())])
     return inventory, VariableManager(loader=loader, inventory=inventory), loader

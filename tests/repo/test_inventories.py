@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar
 from ansible.vars.manager import VariableManager
 
 from ansible_collections.havirt.cluster.plugins.filter.hosts_entries import hosts_problems
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (inventories are not in the collection)
+# Collections' filters (ansible.utils...) as ansible-playbook finds them.
+init_plugin_loader([str(ROOT / "collections")])
 
 
 def _load(name):

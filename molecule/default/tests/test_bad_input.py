@@ -4,6 +4,7 @@ run with `ansible-playbook site.yml` against the live lab."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -11,7 +12,8 @@ import subprocess
 import pytest
 import yaml
 
-WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony"]
+WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony", "/etc/corosync/corosync.conf",
+           "/etc/corosync/authkey"]
 # Only on the storage node.
 WATCHED_STORAGE = ["/etc/tgt/conf.d/havirt.conf", "/etc/systemd/system/tgt.service.d/havirt.conf"]
 WATCHED_HYPERVISORS = ["/etc/iscsi/initiatorname.iscsi", "/etc/ocfs2/cluster.conf", "/etc/default/o2cb",
@@ -19,12 +21,15 @@ WATCHED_HYPERVISORS = ["/etc/iscsi/initiatorname.iscsi", "/etc/ocfs2/cluster.con
 
 
 def _fingerprint(inv):
-    return {
+    files = {
         name: inv.node(name).check_output(
             "sha256sum " + " ".join(WATCHED + (WATCHED_STORAGE if name in inv.group("storage") else [])
                                     + (WATCHED_HYPERVISORS if name in inv.group("hypervisors") else [])))
         for name in inv.group("cluster")
     }
+    # The cluster's configuration, without its status and epoch counters.
+    cib = inv.node(inv.group("storage")[0]).check_output("cibadmin --query --scope configuration")
+    return files, cib
 
 
 def _broken_inventory(tmp_path, inv, edit):
@@ -36,8 +41,14 @@ def _broken_inventory(tmp_path, inv, edit):
     for group in ("storage", "hypervisors"):
         hosts.update(data["all"]["children"]["cluster"]["children"][group]["hosts"])
     key = inv.hostvars("servdb")["ansible_ssh_private_key_file"]
-    for hvars in hosts.values():
+    for name, hvars in hosts.items():
         hvars["ansible_ssh_private_key_file"] = str(key)
+        # Paths relative to the inventory (the lab's files, the cluster CA):
+        # keep them pointing at the lab's from the copy.
+        hvars["xen_migration_pki_dir"] = f"{inv.inventory_path()}-pki"
+        for var in ("vms_files", "pacemaker_fence_agent_files"):
+            if var in inv.hostvars(name):
+                hvars[var] = json.loads(json.dumps(inv.hostvars(name)[var]))
     edit(data, hosts)
     hosts_file.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
@@ -98,7 +109,6 @@ def _ocfs2_node_number_clash(data, hosts):
 
 def _vms_edited(hosts, change):
     """The lab's havirt_vms with passata changed (inventory-wide)."""
-    import json
     from tests.lab import inventory
     # Plain types (Ansible's templated strings are not YAML-dumpable).
     lab_vms = json.loads(json.dumps(inventory.hostvars("servvirt1")["havirt_vms"]))
@@ -116,6 +126,31 @@ def _vm_disk_on_ocfs2_lun(data, hosts):
 
 def _two_vms_one_disk(data, hosts):
     _vms_edited(hosts, lambda vm: vm.update(disk={"lun": 3}))
+
+
+def _lab_fence_device(**changes):
+    from tests.lab import inventory
+    device = json.loads(json.dumps(inventory.hostvars("servdb")["pacemaker_fence_devices"][0]))
+    device.update(changes)
+    return device
+
+
+def _two_node_cluster(data, hosts):
+    _everywhere(hosts, pacemaker_cluster_group="hypervisors")
+
+
+def _no_fencing(data, hosts):
+    _everywhere(hosts, pacemaker_fence_devices=[])
+
+
+def _node_not_fenceable(data, hosts):
+    _everywhere(hosts, pacemaker_fence_devices=[_lab_fence_device(targets=["servvirt1", "servvirt2"])])
+
+
+def _fence_device_unreachable(data, hosts):
+    device = _lab_fence_device()
+    device["options"]["ipport"] = 1
+    _everywhere(hosts, pacemaker_fence_devices=[device])
 
 
 def _bad_type(data, hosts):
@@ -140,6 +175,13 @@ CASES = {
                                                 r"a VM never runs on the storage node\. At fault: passata\."),
     "vm-disk-on-ocfs2-lun": (_vm_disk_on_ocfs2_lun, r"or the LUN that holds the OCFS2 store \(LUN 1\).*LUNs named: 1, 3, 4"),
     "two-vms-one-disk": (_two_vms_one_disk, r"Two VMs would share a disk.*LUNs named: 3, 3, 4"),
+    "two-node-cluster": (_two_node_cluster, r"pacemaker needs three or more nodes in group 'hypervisors'; it has 2 "
+                                            r"\(servvirt1, servvirt2\)"),
+    "no-fencing": (_no_fencing, r"No fence device \(pacemaker_fence_devices is empty\)\. Without fencing"),
+    "node-not-fenceable": (_node_not_fenceable, r"No fence device targets servdb: the cluster could never recover"),
+    "fence-device-unreachable": (_fence_device_unreachable,
+                                 r"Fence device fence-lab \(fence_podman\) cannot reach servvirt\d from \w+: rc 1, "
+                                 r"fence_podman: cannot reach the libpod API at 10\.210\.1\.1:1\b"),
     "hypervisors-group-missing": (_hypervisors_group_missing,
                                   r"The target's ACL is built from group 'hypervisors', which is missing or empty"),
 }
