@@ -1,0 +1,58 @@
+"""status.yml: the cluster on one screen, checked against what the nodes
+themselves say (crm_mon, libvirt), including a failed action made for the
+test."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+from tests.lab import inventory
+from tests.lab import vms as lab_vms
+
+
+def _status():
+    env = inventory.clean_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="")
+    run = subprocess.run(["ansible-playbook", "-i", str(inventory.inventory_path()), "status.yml"],
+                         cwd=inventory.PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert not re.search(r'"changed": true', run.stdout)
+    task = next(t for play in json.loads(run.stdout)["plays"] for t in play["tasks"]
+                if t["task"]["name"] == "Cluster status")
+    return next(iter(task["hosts"].values()))["msg"]
+
+
+def test_status_tells_what_the_nodes_say(inv):
+    lines = _status()
+    cluster = inv.group("cluster")
+    assert lines[0].startswith(f"cluster: {len(cluster)}/{len(cluster)} nodes online ({', '.join(cluster)}), "
+                               "quorum: yes, DC: "), lines
+    for vm in lab_vms.vms():
+        assert f"vm {vm['name']}: {' AND '.join(lab_vms.running_on(vm['name']))}" in lines, lines
+    assert "failed actions: none" in lines
+    for name in cluster:
+        assert any(re.match(rf"{name}: clock [0-9.]+ seconds (fast|slow)", line) for line in lines), lines
+    for dead in inv.group("hypervisors"):
+        need = sum(vm["memory_mb"] for vm in lab_vms.vms() if lab_vms.running_on(vm["name"]) == [dead])
+        assert any(re.match(rf"if {dead} dies: \S+ must take {need} MiB and has \d+ MiB to spare -> OK", line)
+                   for line in lines), lines
+
+
+def test_status_shows_a_failed_action(inv):
+    node = inv.node(inv.group("storage")[0])
+    node.check_output("cibadmin --create --scope resources --xml-text "
+                      "'<primitive id=\"status-dummy\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\"/>'")
+    try:
+        node.check_output("crm_resource --wait --timeout 30s")
+        where = node.check_output("crm_resource --resource status-dummy --locate")
+        host = re.search(r"running on: (\S+)", where).group(1)
+        node.check_output(f"crm_resource --fail --resource status-dummy --node {host}")
+        lines = _status()
+        failed = next(line for line in lines if line.startswith("failed actions: "))
+        assert re.search(rf"status-dummy_\w+ on {host} \(\w+\)", failed), lines
+    finally:
+        node.run("crm_resource --resource status-dummy --set-parameter target-role --meta --parameter-value Stopped")
+        node.run("crm_resource --wait --timeout 30s")
+        node.run("cibadmin --delete --xml-text '<primitive id=\"status-dummy\"/>'")
+        node.run("crm_resource --cleanup --resource status-dummy")
