@@ -109,16 +109,14 @@ after:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_cib import (
-    CibError, command, parse_element, plan, pretty,
+    SECTIONS, CibError, command, parse_element, plan, pretty,
 )
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            section=dict(type="str", required=True,
-                         choices=["crm_config", "rsc_defaults", "op_defaults", "nodes", "resources",
-                                  "constraints", "fencing-topology", "tags", "alerts"]),
+            section=dict(type="str", required=True, choices=list(SECTIONS)),
             xml=dict(type="str"),
             id=dict(type="str"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
