@@ -27,8 +27,13 @@ PARAM_URI = "migrate_uri"
 
 def migration_flags(options):
     """libvirt flags for a live, peer-to-peer migration that leaves the VM
-    defined only on the destination, plus what the options turn on."""
-    flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE
+    defined only on the destination, plus what the options turn on.
+    persistent=False (a VM the cluster manager runs from its XML file): the
+    VM stays transient on the destination, and a definition on the source
+    is still removed."""
+    flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_UNDEFINE_SOURCE
+    if options.get("persistent", True):
+        flags |= VIR_MIGRATE_PERSIST_DEST
     if options.get("tls"):
         flags |= VIR_MIGRATE_TLS
     if options.get("auto_converge"):

@@ -55,6 +55,13 @@ options:
     description: Encrypt the migration stream with QEMU's TLS (the xen_migration role sets it up).
     type: bool
     default: true
+  persistent:
+    description:
+      - Define the VM on the destination (it stays defined there after it stops).
+      - C(false) for a VM the cluster manager starts from its XML file (ocf:heartbeat:VirtualDomain), which
+        keeps it transient; a definition on the source is removed either way.
+    type: bool
+    default: true
   max_downtime_ms:
     description: Longest pause of the VM that QEMU may take to finish the migration.
     type: int
@@ -304,6 +311,7 @@ def main():
             destination_uri=dict(type="str", default="qemu+tls://DESTINATION/system"),
             migrate_address=dict(type="str"),
             tls=dict(type="bool", default=True),
+            persistent=dict(type="bool", default=True),
             max_downtime_ms=dict(type="int"),
             bandwidth_mib=dict(type="int", default=0),
             auto_converge=dict(type="bool", default=False),

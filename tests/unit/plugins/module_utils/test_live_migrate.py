@@ -32,6 +32,12 @@ def test_default_migration_is_live_p2p_persistent_and_undefines_the_source():
     assert lm.migration_params({}) == {}
 
 
+def test_a_cluster_managed_vm_stays_transient_and_the_source_definition_goes():
+    flags = lm.flag_names(lm.migration_flags({"persistent": False}))
+    assert "PERSIST_DEST" not in flags
+    assert "UNDEFINE_SOURCE" in flags
+
+
 @pytest.mark.parametrize("options,flag", [
     ({"tls": True}, "TLS"),
     ({"auto_converge": True}, "AUTO_CONVERGE"),
