@@ -2,6 +2,7 @@
 #   make demo   install what is missing, bring the lab up, build the cluster
 #   make test   lint, sanity, unit tests, and both Molecule scenarios (container lab, VM lab)
 #   make bench-migration   live migration measured against plain virsh (RUNS=10)
+#   make bench-failover    hard crash of a hypervisor: VM MTTR, detection, fencing (FAILOVER_RUNS=5)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -13,7 +14,7 @@ export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
 .PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule test clean \
-	vmlab-up vmlab-down vmlab-clean vmlab-test bench-migration
+	vmlab-up vmlab-down vmlab-clean vmlab-test bench-migration bench-failover
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -80,6 +81,14 @@ RUNS ?= 10
 bench-migration: lab-up
 	$(ACTIVATE) ansible-playbook site.yml
 	$(ACTIVATE) python tools/bench/migration.py --runs $(RUNS)
+
+# Benchmark (not part of `make test`): hard crash of the busiest hypervisor,
+# RUNS times (default 5): MTTR of its VMs, corosync's detection, fencing.
+# Prints a table next to the sources' figures; writes bench/results/failover.json.
+FAILOVER_RUNS ?= 5
+bench-failover: lab-up
+	$(ACTIVATE) ansible-playbook site.yml
+	$(ACTIVATE) python tools/bench/failover.py --runs $(FAILOVER_RUNS)
 
 # The VM lab (full Debian VMs under QEMU): real kernels for iSCSI, OCFS2, DRBD.
 vmlab-up: venv

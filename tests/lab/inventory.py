@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 from pathlib import Path
 
 import testinfra
@@ -61,6 +62,13 @@ def node(name: str):
         ssh_identity_file=str(key),
         ssh_extra_args=hv.get("ansible_ssh_common_args", ""),
     )
+
+
+def ssh_argv(name: str) -> list[str]:
+    """ssh to one node as Ansible does (for commands a test streams or times)."""
+    hv = hostvars(name)
+    return ["ssh", "-i", str(Path(hv["ansible_ssh_private_key_file"]).resolve()),
+            *shlex.split(hv.get("ansible_ssh_common_args", "")), f"{hv.get('ansible_user', 'root')}@{hv['ansible_host']}"]
 
 
 @functools.lru_cache(maxsize=None)

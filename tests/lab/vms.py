@@ -17,6 +17,18 @@ def vm_spec(name: str) -> dict:
     return next(v for v in vms() if v["name"] == name)
 
 
+def resource(vm: str) -> str:
+    """The VM's resource id in the cluster manager (pacemaker role)."""
+    prefix = inv.hostvars(inv.group("hypervisors")[0]).get("havirt_vms_resource_prefix", "vm-")
+    return f"{prefix}{vm}"
+
+
+def crm(inventory, *argv: str) -> str:
+    """Run crm_resource on the storage node (a cluster member that runs no VM)."""
+    node = inventory.node(inventory.group("storage")[0])
+    return node.check_output("crm_resource " + " ".join(["%s"] * len(argv)), *argv)
+
+
 def running_on(vm: str) -> list[str]:
     """The hypervisors where libvirt says `vm` is running."""
     return [h for h in inv.group("hypervisors")

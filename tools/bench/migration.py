@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -41,10 +40,7 @@ PROBE_INTERVAL_S = 0.005
 BASELINE_TIMEOUT_S = 120
 
 
-def ssh(name: str) -> list[str]:
-    hv = inv.hostvars(name)
-    return ["ssh", "-i", str(Path(hv["ansible_ssh_private_key_file"]).resolve()),
-            *shlex.split(hv.get("ansible_ssh_common_args", "")), f"{hv.get('ansible_user', 'root')}@{hv['ansible_host']}"]
+ssh = inv.ssh_argv
 
 
 def remote(name: str, command: str, check: bool = True) -> str:

@@ -42,7 +42,9 @@ def test_configuration_survives_a_service_restart(inv, portal):
 def test_configuration_survives_a_node_restart(inv, portal):
     """Restart the whole storage node (its container) and find the target,
     its LUNs and its ACL again with no hands."""
-    subprocess.run(["podman", "restart", "--time", "20", f"havirt-{portal['node']}"],
+    # A clean shutdown (the cluster manager stops the target first; tgt
+    # waits for its initiators' sessions), not a crash: up to 120 s.
+    subprocess.run(["podman", "restart", "--time", "120", f"havirt-{portal['node']}"],
                    check=True, capture_output=True, env=inv.clean_env(CONTAINERS_CONF=inv.containers_conf()))
     inv.node.cache_clear()
     _wait_for_target(inv, portal, timeout=120)

@@ -72,3 +72,28 @@ def test_guest_bridge_has_the_inventory_nic_and_no_address(inv, hypervisor):
     # ... and the NICs of the guests running here are on it.
     guests_here = [vm for vm in NAMES if hypervisor in running_on(vm)]
     assert port.count("vnet") == len(guests_here), (port, guests_here)
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_a_second_start_on_the_other_hypervisor_is_refused_by_the_lock_manager(inv, vm):
+    """The cluster manager starts each VM from its XML file, whose lease the
+    running QEMU holds (lockd, in the lease directory both hypervisors
+    share): starting the same file on the other hypervisor must fail
+    before a second guest opens the disk."""
+    where = running_on(vm)
+    other = next(h for h in inv.group("hypervisors") if h not in where)
+    lock_dir = inv.hostvars(other)["havirt_vms_lock_dir"]
+    assert inv.node(other).file(f"{lock_dir}/{vm}").exists
+    run = inv.node(other).run("virsh create /etc/havirt/vms/%s.xml", vm)
+    if run.rc == 0:  # never leave a second copy running, even when the test fails
+        inv.node(other).run("virsh destroy %s", vm)
+    assert run.rc != 0
+    assert f"Lockspace resource '{vm}' is locked" in run.stderr, run.stderr
+    assert running_on(vm) == where
+
+
+def test_libvirt_uses_lockd_with_the_shared_lease_directory(inv, hypervisor):
+    node = inv.node(hypervisor)
+    assert node.file("/etc/libvirt/qemu.conf").contains('^lock_manager = "lockd"$')
+    lock_dir = inv.hostvars(hypervisor)["havirt_vms_lock_dir"]
+    assert node.file("/etc/libvirt/qemu-lockd.conf").contains(f'^file_lockspace_dir = "{lock_dir}"$')

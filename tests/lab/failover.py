@@ -1,0 +1,183 @@
+"""Faults of the container lab, measured from outside: a hypervisor crash
+(its container SIGKILLed), a cut cluster link, a VM killed behind the
+cluster's back. Shared by the verify tests (molecule/default/tests/
+test_failover.py) and `make bench-failover` (tools/bench/failover.py).
+
+Every time is taken against the lab machine's clock, which the nodes
+share (they are containers on one kernel): the kill, each guest's first
+HTTP answer seen from the storage node, and corosync's and the fencer's
+own journal entries."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+
+from tests.lab import inventory as inv
+from tests.lab import vms as lab_vms
+
+
+def podman(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *argv], check=check, capture_output=True, text=True,
+                          env=inv.clean_env(CONTAINERS_CONF=inv.containers_conf()))
+
+
+def witness() -> str:
+    """The storage node: a cluster member that runs no VM, and the probe's home."""
+    return inv.group("storage")[0]
+
+
+def online_nodes() -> list[str]:
+    """Nodes online as the storage node's pacemaker sees them ([] while it
+    cannot be asked: rebooting)."""
+    try:
+        out = inv.node(witness()).run("crm_mon --one-shot --output-as=xml").stdout
+    except RuntimeError:
+        return []
+    return sorted(re.findall(r'<node name="([^"]+)" id="[^"]*" online="true"', out))
+
+
+def placement() -> dict[str, list[str]]:
+    """Where libvirt runs each VM, asked of every hypervisor's libvirtd
+    through podman (it works while a node's network is cut)."""
+    where: dict[str, list[str]] = {v["name"]: [] for v in lab_vms.vms()}
+    for host in inv.group("hypervisors"):
+        run = podman("exec", f"havirt-{host}", "virsh", "list", "--name", "--state-running", check=False)
+        for name in run.stdout.split() if run.returncode == 0 else []:
+            where.setdefault(name, []).append(host)
+    return where
+
+
+def lease_holders() -> dict[str, int]:
+    """How many processes hold each VM's lease (the lab's lease directory
+    is one directory of this machine, so /proc/locks here sees every
+    node's virtlockd)."""
+    leases = inv.PROJECT / ".lab" / "leases"
+    inodes = {}
+    for vm in lab_vms.vms():
+        path = leases / vm["name"]
+        if path.exists():
+            inodes[path.stat().st_ino] = vm["name"]
+    held = {name: 0 for name in inodes.values()}
+    for line in open("/proc/locks", encoding="ascii"):
+        fields = line.split()
+        # "1: POSIX  ADVISORY  WRITE 19840 fe:00:5327187 0 EOF"
+        ino = int(fields[5].rsplit(":", 1)[1]) if len(fields) > 5 and fields[1] == "POSIX" else None
+        if ino in inodes:
+            held[inodes[ino]] += 1
+    return held
+
+
+def journal_times(node: str, since: float, pattern: str) -> list[float]:
+    """Wall-clock times of journal lines matching pattern since `since`."""
+    out = inv.node(node).run("journalctl --since @%s -o json --output-fields=MESSAGE", str(int(since))).stdout
+    times = []
+    for line in out.splitlines():
+        entry = json.loads(line)
+        message = entry.get("MESSAGE")
+        if isinstance(message, str) and re.search(pattern, message):
+            times.append(int(entry["__REALTIME_TIMESTAMP"]) / 1e6)
+    return times
+
+
+class Watch:
+    """Samples placement and lease holders every 0.3 s in the background;
+    `most` is the largest number of hypervisors a VM ran on at once, and of
+    processes holding its lease."""
+
+    def __init__(self):
+        self.most_running = 0
+        self.most_leases = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.most_running = max([self.most_running, *map(len, placement().values())])
+            self.most_leases = max([self.most_leases, *lease_holders().values()])
+            self.samples += 1
+            time.sleep(0.3)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def write_tokens(vms: list[str], tag: str) -> dict[str, str]:
+    """Each guest writes a token to its disk and flushes it; returns them."""
+    tokens = {}
+    for vm in vms:
+        token = f"{tag}-{vm}-{int(time.time())}"
+        reply = lab_vms.http_get(vm, f"/cgi-bin/disk?{token}")
+        assert f"wrote {token}" in reply, f"{vm} could not write to its disk: {reply!r}"
+        tokens[vm] = token
+    return tokens
+
+
+def first_answers(vms: list[str], start: float, timeout: float) -> dict[str, float]:
+    """Seconds from `start` to each VM's first HTTP answer, probed from the
+    storage node every 0.2 s (one shell loop there: no ssh per probe)."""
+    addresses = " ".join(f"{vm}={lab_vms.vm_spec(vm)['address']}" for vm in vms)
+    script = (
+        f"end=$(( $(date +%s) + {int(timeout)} )); left='{addresses}'; "
+        "while [ -n \"$left\" ] && [ $(date +%s) -lt $end ]; do next=''; "
+        "for p in $left; do if curl -s -o /dev/null -m 0.5 http://${p#*=}/; then echo \"${p%%=*} $(date +%s.%N)\"; "
+        "else next=\"$next $p\"; fi; done; left=$next; sleep 0.2; done")
+    out = subprocess.run(inv.ssh_argv(witness()) + [script], capture_output=True, text=True,
+                         timeout=timeout + 30).stdout
+    return {vm: float(at) - start for vm, at in (line.split() for line in out.splitlines())}
+
+
+def wait_settled(timeout: float = 240) -> None:
+    """Every node online and the cluster idle (no transition pending)."""
+    deadline = time.monotonic() + timeout
+    while online_nodes() != sorted(inv.group("cluster")):
+        assert time.monotonic() < deadline, f"nodes online: {online_nodes()}"
+        time.sleep(1)
+    inv.node(witness()).check_output("crm_resource --wait --timeout %ss", str(int(max(deadline - time.monotonic(), 10))))
+
+
+def crash(victim: str, tag: str, timeout: float = 120) -> dict:
+    """SIGKILL the victim's container. Returns what was measured: seconds
+    from the kill to corosync's new membership (detect), to the fencer's
+    success (fenced), to each of the victim's VMs' first answer (mttr),
+    whether each VM's disk still holds the token it wrote just before the
+    kill, and whether the fence agent started the node again."""
+    inv.node.cache_clear()
+    victims_vms = [vm for vm, hosts in placement().items() if hosts == [victim]]
+    tokens = write_tokens(victims_vms, tag)
+    started_before = podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{victim}").stdout
+    killed = time.time()
+    podman("kill", "--signal", "KILL", f"havirt-{victim}")
+    inv.node.cache_clear()
+    mttr = first_answers(victims_vms, killed, timeout)
+    lost = journal_times(witness(), killed, r"A new membership .* was formed\. Members left")
+    fenced = journal_times(witness(), killed, rf"Operation '(reboot|off)' .*targeting {victim} .*: OK")
+    disks = {vm: lab_vms.http_get(vm, "/cgi-bin/disk").strip() for vm in mttr}
+    where = placement()
+    return {
+        "victim": victim,
+        "vms": victims_vms,
+        "detect_s": round(lost[0] - killed, 2) if lost else None,
+        "fenced_s": round(fenced[0] - killed, 2) if fenced else None,
+        "mttr_s": {vm: round(t, 2) for vm, t in mttr.items()},
+        "disk_kept": {vm: disks[vm] == f"read {tokens[vm]}" for vm in mttr},
+        "now_on": {vm: where.get(vm, []) for vm in victims_vms},
+        "node_restarted": podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{victim}").stdout != started_before,
+    }
+
+
+def busiest_hypervisor() -> str:
+    counts = {h: 0 for h in inv.group("hypervisors")}
+    for hosts in placement().values():
+        for host in hosts:
+            counts[host] += 1
+    return max(sorted(counts), key=counts.get)
