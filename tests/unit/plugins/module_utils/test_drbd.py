@@ -1,0 +1,121 @@
+"""Unit tests for the DRBD parsers, fed with output captured in the VM lab
+(drbd-utils 9.22 against the Debian 12 kernel's DRBD 8.4.11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.havirt.cluster.plugins.module_utils import drbd as m
+
+FIXTURES = Path(__file__).parent / "fixtures" / "drbd"
+
+
+def text(name):
+    return (FIXTURES / name).read_text()
+
+
+def test_proc_drbd_without_resources():
+    parsed = m.parse_proc_drbd(text("proc_drbd_loaded_no_resources.txt"))
+    assert parsed == {"version": "8.4.11", "minors": {}}
+
+
+def test_proc_drbd_without_module_is_an_error():
+    with pytest.raises(m.DrbdOutputError, match="kernel module"):
+        m.parse_proc_drbd("")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("proc_drbd_wfconnection_inconsistent.txt",
+     dict(cstate="WFConnection", role="Secondary", peer_role="Unknown", disk="Inconsistent", peer_disk="DUnknown",
+          protocol="C", out_of_sync_kib=65496)),
+    ("proc_drbd_wfconnection_forced_primary.txt",
+     dict(cstate="WFConnection", role="Primary", peer_role="Unknown", disk="UpToDate", peer_disk="DUnknown",
+          protocol="C", out_of_sync_kib=65496)),
+    # A disconnected resource shows no protocol letter.
+    ("proc_drbd_standalone.txt",
+     dict(cstate="StandAlone", role="Secondary", peer_role="Unknown", disk="UpToDate", peer_disk="DUnknown",
+          protocol="", out_of_sync_kib=65496)),
+])
+def test_proc_drbd_minor(name, expected):
+    assert m.parse_proc_drbd(text(name))["minors"] == {1: expected}
+
+
+def test_gi_of_new_metadata_is_just_created():
+    gi = m.parse_gi(text("get_gi_just_created.txt"))
+    assert gi["just_created"] and gi["current"] == m.JUST_CREATED
+    assert not any(gi["flags"].values())
+
+
+def test_gi_after_forced_primary():
+    gi = m.parse_gi(text("get_gi_forced_primary.txt"))
+    assert not gi["just_created"]
+    assert gi["current"] == "4CD7E6DD56D106F5" and gi["bitmap"] == m.JUST_CREATED
+    assert gi["flags"]["consistent"] and gi["flags"]["was_up_to_date"] and gi["flags"]["primary"]
+    assert not gi["flags"]["connected"]
+
+
+def test_gi_of_a_resource_taken_down_reads_the_metadata():
+    gi = m.parse_gi(text("get_gi_down_consistent.txt"))
+    assert gi["flags"]["consistent"] and not gi["flags"]["primary"]
+
+
+@pytest.mark.parametrize("bad", ["", "No valid meta data found", "4CD7:0:0:0:1:1:1:0:0:0:0"])
+def test_gi_rejects_what_is_not_gi(bad):
+    with pytest.raises(m.DrbdOutputError):
+        m.parse_gi(bad)
+
+
+def test_messages_are_recognised():
+    assert m.no_metadata(text("dump_md_no_metadata.stderr"))
+    assert not m.no_metadata(text("role_unconfigured.stderr"))
+    assert m.not_in_config(text("sh_ll_dev_unknown.stderr"))
+    assert not m.not_in_config(text("dump_md_no_metadata.stderr"))
+
+
+def test_adjust_dry_run_lists_commands():
+    commands = m.parse_adjust_dry_run(text("adjust_dry_run_down.txt"))
+    assert commands[0] == "drbdsetup-84 new-resource r0" and len(commands) == 5
+    assert m.parse_adjust_dry_run("") == []
+
+
+def test_wipefs_signatures():
+    assert m.parse_wipefs(text("wipefs_ext4.txt")) == [{"type": "ext4", "label": "precious"}]
+    assert m.parse_wipefs("") == []
+    assert m.parse_wipefs("dos\n") == [{"type": "dos", "label": ""}]
+
+
+def test_data_refusal_names_what_is_there():
+    assert m.data_refusal("/dev/vdb", [], True) == ""
+    assert "ext4 labelled 'precious'" in m.data_refusal("/dev/vdb", [{"type": "ext4", "label": "precious"}], True)
+    assert "first MiB is not zeros" in m.data_refusal("/dev/vdb", [], False)
+
+
+def status(cstate, disk, peer_disk):
+    return dict(cstate=cstate, role="Secondary", peer_role="Secondary", disk=disk, peer_disk=peer_disk,
+                protocol="C", out_of_sync_kib=0)
+
+
+NEW = m.parse_gi(text("get_gi_just_created.txt"))
+USED = m.parse_gi(text("get_gi_forced_primary.txt"))
+
+
+@pytest.mark.parametrize("state, gi, expected", [
+    (status("Connected", "Inconsistent", "Inconsistent"), NEW, True),
+    # The peer has data: it syncs to us by itself, never force.
+    (status("SyncTarget", "Inconsistent", "UpToDate"), NEW, False),
+    (status("Connected", "Inconsistent", "Inconsistent"), USED, False),
+    # Not connected: we cannot know the peer's disk.
+    (status("WFConnection", "Inconsistent", "DUnknown"), NEW, False),
+    ({}, NEW, False),
+    (status("Connected", "Inconsistent", "Inconsistent"), None, False),
+])
+def test_needs_initial_sync_only_for_new_resources_on_both_sides(state, gi, expected):
+    assert m.needs_initial_sync(state, gi) is expected
+
+
+def test_describe():
+    assert m.describe({}) == "down"
+    parsed = m.parse_proc_drbd(text("proc_drbd_wfconnection_inconsistent.txt"))["minors"][1]
+    assert m.describe(parsed) == "WFConnection Secondary/Unknown Inconsistent/DUnknown"

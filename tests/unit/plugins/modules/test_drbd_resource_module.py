@@ -1,0 +1,159 @@
+"""The drbd_resource module's decisions, with drbdadm answering as the real
+one did in the VM lab (fixtures/drbd) and /proc/drbd and the backing device
+as files. The normal flow is proven for real in the VM lab (molecule/vmlab)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ansible_collections.havirt.cluster.plugins.modules import drbd_resource
+
+FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "drbd"
+DRBDADM = "/usr/sbin/drbdadm"
+
+
+def text(name):
+    return (FIXTURES / name).read_text()
+
+
+@pytest.fixture
+def lab(run_module, tmp_path, monkeypatch):
+    """lab(args, proc=..., answers=..., disk=bytes) -> (kind, result, calls).
+    ``answers`` maps the drbdadm arguments (joined) to (rc, stdout, stderr);
+    sh-* answer with the backing file, minor 1 and /dev/drbd1."""
+    proc = tmp_path / "drbd"
+    monkeypatch.setattr(drbd_resource, "PROC_DRBD", str(proc))
+    backing = tmp_path / "backing"
+
+    def runner(args, proc_text, answers, disk=b"\0" * 4096, check_mode=False, diff=False, proc_after=None):
+        proc.write_text(proc_text)
+        backing.write_bytes(disk)
+        calls = []
+        base = {"sh-ll-dev r0": (0, str(backing) + "\n", ""), "sh-dev r0": (0, "/dev/drbd1\n", ""),
+                "sh-minor r0": (0, "1\n", "")}
+
+        def run_command(argv, _data):
+            calls.append(argv)
+            if "--no-act" in argv:
+                return answers.get("wipefs", (0, "", ""))
+            if argv[0] == DRBDADM:
+                key = " ".join(argv[1:])
+                if key in ("adjust r0",) and proc_after is not None:
+                    proc.write_text(proc_after)
+                return dict(base, **answers).get(key, (0, "", ""))
+            raise AssertionError("unexpected command %r" % argv)
+        kind, result = run_module(drbd_resource.main, dict(name="r0", **args), run_command, DRBDADM,
+                                  check_mode=check_mode, diff=diff)
+        changing = [c[1:] for c in calls if c[0] == DRBDADM and c[1] in ("create-md", "adjust", "primary", "secondary", "down")]
+        return kind, result, changing
+    return runner
+
+
+# get-gi fails without a word; dump-md says why.
+NO_MD = {"get-gi r0": (1, "", ""), "dump-md r0": (1, "", text("dump_md_no_metadata.stderr"))}
+LOADED = text("proc_drbd_loaded_no_resources.txt")
+UP = text("proc_drbd_wfconnection_inconsistent.txt")
+
+
+def test_new_resource_gets_metadata_and_comes_up(lab):
+    kind, result, changing = lab({}, LOADED, dict(NO_MD, **{"-d adjust r0": (0, text("adjust_dry_run_down.txt"), "")}),
+                                 proc_after=UP)
+    assert kind == "exit" and result["changed"] and result["created_metadata"]
+    assert changing == [["create-md", "--force", "r0"], ["adjust", "r0"]]
+    assert result["summary"] == "WFConnection Secondary/Unknown Inconsistent/DUnknown"
+
+
+def test_check_mode_changes_nothing_and_says_what_it_would_do(lab):
+    kind, result, changing = lab({}, LOADED, NO_MD, check_mode=True, diff=True)
+    assert kind == "exit" and result["changed"] and result["created_metadata"] and changing == []
+    assert result["adjust_commands"] == ["drbdadm create-md --force r0", "drbdadm adjust r0"]
+    assert result["diff"]["before"] == "r0: down\n"
+
+
+def test_a_device_with_a_file_system_is_refused(lab):
+    kind, result, changing = lab({}, LOADED, dict(NO_MD, wipefs=(0, text("wipefs_ext4.txt"), "")))
+    assert kind == "fail" and changing == []
+    assert "holds data (ext4 labelled 'precious')" in result["msg"] and "nothing was changed" in result["msg"]
+
+
+def test_a_device_with_data_but_no_signature_is_refused(lab):
+    kind, result, changing = lab({}, LOADED, NO_MD, disk=b"\0" * 100 + b"token-41" + b"\0" * 100)
+    assert kind == "fail" and changing == [] and "first MiB is not zeros" in result["msg"]
+
+
+def test_initialize_nonempty_overrides_the_refusal(lab):
+    kind, result, changing = lab({"initialize_nonempty": True}, LOADED,
+                                 dict(NO_MD, wipefs=(0, text("wipefs_ext4.txt"), "")))
+    assert kind == "exit" and result["created_metadata"] and ["create-md", "--force", "r0"] in changing
+
+
+def test_existing_metadata_is_never_recreated(lab):
+    kind, result, changing = lab({}, LOADED, {"get-gi r0": (0, text("get_gi_down_consistent.txt"), ""),
+                                              "-d adjust r0": (0, text("adjust_dry_run_down.txt"), "")},
+                                 disk=b"data" * 1000)
+    assert kind == "exit" and not result["created_metadata"] and changing == [["adjust", "r0"]]
+
+
+def test_a_resource_in_sync_with_its_configuration_is_unchanged(lab):
+    kind, result, changing = lab({}, UP, {})
+    assert kind == "exit" and not result["changed"] and changing == []
+
+
+def test_unreadable_metadata_is_an_error_not_a_new_resource(lab):
+    kind, result, changing = lab({}, LOADED, {"get-gi r0": (1, "", ""),
+                                              "dump-md r0": (20, "", "open(/dev/vdb) failed: Device or resource busy")})
+    assert kind == "fail" and changing == [] and "cannot read the metadata" in result["msg"]
+
+
+def test_unknown_resource(lab):
+    kind, result, changing = lab({}, LOADED, {"sh-ll-dev r0": (1, "", text("sh_ll_dev_unknown.stderr"))})
+    assert kind == "fail" and "not in the DRBD configuration" in result["msg"] and changing == []
+
+
+def test_no_kernel_module(lab, monkeypatch, tmp_path):
+    monkeypatch.setattr(drbd_resource, "PROC_DRBD", str(tmp_path / "absent"))
+    kind, result, changing = lab({}, LOADED, {})
+    assert kind == "fail" and "kernel module is not loaded" in result["msg"]
+
+
+def test_initial_sync_is_not_forced_without_a_connected_peer(lab):
+    kind, result, changing = lab({"initial_sync_source": True}, UP, {"get-gi r0": (0, text("get_gi_just_created.txt"), "")})
+    assert kind == "exit" and changing == [] and result["initial_sync"].startswith("not started")
+
+
+def test_initial_sync_starts_for_a_new_resource_on_both_sides(lab):
+    connected = UP.replace("WFConnection", "Connected").replace("Inconsistent/DUnknown", "Inconsistent/Inconsistent")
+    kind, result, changing = lab({"initial_sync_source": True}, connected,
+                                 {"get-gi r0": (0, text("get_gi_just_created.txt"), "")})
+    assert kind == "exit" and result["changed"] and result["initial_sync"] == "started from this node"
+    assert changing == [["primary", "--force", "r0"], ["secondary", "r0"]]
+
+
+def test_down_takes_an_up_resource_down(lab):
+    kind, result, changing = lab({"state": "down"}, UP, {})
+    assert kind == "exit" and result["changed"] and changing == [["down", "r0"]]
+    kind, result, changing = lab({"state": "down"}, LOADED, {})
+    assert kind == "exit" and not result["changed"] and changing == []
+
+
+def test_missing_drbd_utils(run_module):
+    kind, result = run_module(drbd_resource.main, dict(name="r0"), lambda argv, data: (0, "", ""), None)
+    assert kind == "fail" and "drbd-utils" in result["msg"]
+
+
+def test_a_configuration_file_to_check_is_read_instead_of_the_installed_one(run_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(drbd_resource, "PROC_DRBD", str(tmp_path / "drbd"))
+    (tmp_path / "drbd").write_text(LOADED)
+    (tmp_path / "backing").write_bytes(b"\0" * 4096)
+    calls = []
+
+    def run_command(argv, _data):
+        calls.append(argv)
+        answers = {"sh-ll-dev": (0, str(tmp_path / "backing"), ""), "sh-dev": (0, "/dev/drbd1", ""),
+                   "sh-minor": (0, "1", ""), "get-gi": (1, "", ""), "dump-md": NO_MD["dump-md r0"]}
+        return answers.get(argv[3], (0, "", "")) if argv[0] == DRBDADM else (0, "", "")
+    kind, result = run_module(drbd_resource.main, dict(name="r0", config_file="/tmp/scratch/drbd.conf"), run_command,
+                              DRBDADM, check_mode=True)
+    assert kind == "exit" and result["created_metadata"]
+    assert all(c[1:3] == ["--config-file", "/tmp/scratch/drbd.conf"] for c in calls if "--no-act" not in c)
