@@ -101,6 +101,15 @@ def domain_requirements(xml):
     return req
 
 
+def available_memory_kib(stats):
+    """Memory a host can give a new guest, from libvirt's node memory
+    statistics (``getMemoryStats``, KiB): what is free plus the buffers and
+    page cache the kernel gives back on demand. ``free`` alone (MemFree)
+    counts the page cache as used: on a hypervisor that has been up a while
+    it is a fraction of what a guest can really get."""
+    return sum(int(stats.get(key) or 0) for key in ("free", "buffers", "cached"))
+
+
 def reservation_problems(vm, source, destination, required_memory_kib):
     """What forbids moving `vm` from `source` to `destination`, as sentences.
 
@@ -130,7 +139,7 @@ def reservation_problems(vm, source, destination, required_memory_kib):
     free = destination.get("free_memory_kib") or 0
     reserve = destination.get("reserve_memory_kib") or 0
     if free - reserve < required_memory_kib:
-        problems.append("%s has %d MiB free%s, %s needs %d MiB"
+        problems.append("%s has %d MiB available%s, %s needs %d MiB"
                         % (destination["name"], free // 1024,
                            " and keeps %d MiB for itself" % (reserve // 1024) if reserve else "",
                            vm, required_memory_kib // 1024))

@@ -15,7 +15,7 @@ author: havirt.cluster contributors (@havirt)
 description:
   - Runs on the source hypervisor. First the reservation, as the sources describe it; the VM runs here;
     the destination is another host of O(hypervisors), reachable over libvirt, with the same hypervisor,
-    enough free memory (minus O(reserve_memory_mb)), a CPU that can run the VM's CPU model (libvirt's
+    enough available memory (free, buffers and page cache, minus O(reserve_memory_mb)), a CPU that can run the VM's CPU model (libvirt's
     compareHypervisorCPU with the VM's CPU definition), and what the VM's network disks log in with (their
     libvirt secret). A failed check changes nothing and says which check failed.
   - libvirt cannot tell whether a file or block device exists on another host; the paths of the VM's file
@@ -186,6 +186,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.havirt.cluster.plugins.module_utils.live_migrate import (
+    available_memory_kib,
     domain_requirements,
     job_summary,
     flag_names,
@@ -214,8 +215,12 @@ def describe_destination(params, req):
     except libvirt.libvirtError as exc:
         info["error"] = "%s: %s" % (uri, exc)
         return info, None
+    try:
+        memory = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
+    except libvirt.libvirtError:
+        memory = {"free": conn.getFreeMemory() // 1024}
     info.update(reachable=True, hypervisor=conn.getType(), running=running_domains(conn),
-                free_memory_kib=conn.getFreeMemory() // 1024, reserve_memory_kib=params["reserve_memory_mb"] * 1024,
+                free_memory_kib=available_memory_kib(memory), reserve_memory_kib=params["reserve_memory_mb"] * 1024,
                 storage_missing=[], cpu_compatible=None)
     for secret in req["secrets"]:
         usage_type = getattr(libvirt, "VIR_SECRET_USAGE_TYPE_" + (secret["type"] or "").upper(), None)
