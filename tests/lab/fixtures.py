@@ -36,3 +36,11 @@ def portal(inv):  # pylint: disable=redefined-outer-name
         "secret": hv["havirt_iscsi_chap_password"],
         "luns": hv["iscsi_target_luns"],
     }
+
+
+@pytest.fixture(scope="session")
+def probe_tools(inv):
+    """ping and curl on the storage node: the probes that watch the guests
+    from outside (not part of the cluster)."""
+    for name in inv.group("storage"):
+        inv.node(name).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping curl >/dev/null")

@@ -67,7 +67,8 @@ def node(name: str):
 def ssh_argv(name: str) -> list[str]:
     """ssh to one node as Ansible does (for commands a test streams or times)."""
     hv = hostvars(name)
-    return ["ssh", "-i", str(Path(hv["ansible_ssh_private_key_file"]).resolve()),
+    port = ["-p", str(hv["ansible_port"])] if hv.get("ansible_port") else []
+    return ["ssh", "-i", str(Path(hv["ansible_ssh_private_key_file"]).resolve()), *port,
             *shlex.split(hv.get("ansible_ssh_common_args", "")), f"{hv.get('ansible_user', 'root')}@{hv['ansible_host']}"]
 
 

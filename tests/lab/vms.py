@@ -29,15 +29,24 @@ def crm(inventory, *argv: str) -> str:
     return node.check_output("crm_resource " + " ".join(["%s"] * len(argv)), *argv)
 
 
-def running_on(vm: str) -> list[str]:
-    """The hypervisors where libvirt says `vm` is running."""
-    return [h for h in inv.group("hypervisors")
-            if vm in inv.node(h).check_output("virsh list --name --state-running").split()]
+def _domains(node: str, which: str) -> list[str]:
+    """virsh list on a hypervisor. libvirtd is socket-activated and exits
+    when idle: a connection made while it exits is reset, so ask again."""
+    for _ in range(5):
+        out = inv.node(node).run("virsh list --name %s", which)
+        if out.rc == 0:
+            return out.stdout.split()
+        time.sleep(2)
+    raise AssertionError(f"virsh list on {node}: {out.stderr}")
+
+
+def running_on(vm: str, nodes: list[str] | None = None) -> list[str]:
+    """The hypervisors (or those of `nodes`) where libvirt says `vm` is running."""
+    return [h for h in (nodes or inv.group("hypervisors")) if vm in _domains(h, "--state-running")]
 
 
 def defined_on(vm: str) -> list[str]:
-    return [h for h in inv.group("hypervisors")
-            if vm in inv.node(h).check_output("virsh list --name --all").split()]
+    return [h for h in inv.group("hypervisors") if vm in _domains(h, "--all")]
 
 
 def http_get(vm: str, path: str = "/", timeout: float = 3) -> str:

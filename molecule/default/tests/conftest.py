@@ -19,10 +19,3 @@ def libiscsi_tools(inv):
     for name in inv.group("cluster"):
         inv.node(name).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libiscsi-bin")
 
-
-@pytest.fixture(scope="session")
-def probe_tools(inv):
-    """ping and curl on the storage node: the probes that watch the guests
-    from outside (not part of the cluster)."""
-    for name in inv.group("storage"):
-        inv.node(name).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping curl >/dev/null")

@@ -17,7 +17,8 @@ WATCHED = ["/etc/hosts", "/etc/chrony/chrony.conf", "/etc/default/chrony", "/etc
 # Only on the storage node.
 WATCHED_STORAGE = ["/etc/tgt/conf.d/havirt.conf", "/etc/systemd/system/tgt.service.d/havirt.conf"]
 WATCHED_HYPERVISORS = ["/etc/iscsi/initiatorname.iscsi", "/etc/ocfs2/cluster.conf", "/etc/default/o2cb",
-                       "/etc/havirt/vms/passata.xml", "/etc/systemd/network/60-havirt-brguest-port.network"]
+                       "/etc/havirt/vms/passata.xml", "/etc/systemd/network/60-havirt-brguest-port.network",
+                       "/etc/drbd.d/global_common.conf", "/etc/drbd.d/havirt-scratch.res"]
 
 
 def _fingerprint(inv):
@@ -153,6 +154,28 @@ def _fence_device_unreachable(data, hosts):
     _everywhere(hosts, pacemaker_fence_devices=[device])
 
 
+def _unknown_storage_mode(data, hosts):
+    _everywhere(hosts, havirt_storage_modes=["iscsi_ocfs2", "ceph"])
+
+
+def _vm_on_unknown_drbd_resource(data, hosts):
+    _vms_edited(hosts, lambda vm: vm.update(disk={"drbd": "nope"}))
+
+
+def _drbd_short_secret(data, hosts):
+    _everywhere(hosts, drbd_shared_secret="short")
+
+
+def _drbd_config_drbdadm_refuses(data, hosts):
+    """Passes the role's own checks; drbdadm refuses it (not a rate)."""
+    _everywhere(hosts, drbd_resync_rate_max="fast")
+
+
+def _drbd_minor_clash(data, hosts):
+    _everywhere(hosts, havirt_drbd_resources=[{"name": "a", "minor": 1, "port": 7789, "disk": "/dev/vdb"},
+                                              {"name": "b", "minor": 1, "port": 7790, "disk": "/dev/vdc"}])
+
+
 def _bad_type(data, hosts):
     _everywhere(hosts, ntp_local_stratum="ten")
 
@@ -182,6 +205,15 @@ CASES = {
     "fence-device-unreachable": (_fence_device_unreachable,
                                  r"Fence device fence-lab \(fence_podman\) cannot reach servvirt\d from \w+: rc 1, "
                                  r"fence_podman: cannot reach the libpod API at 10\.210\.1\.1:1\b"),
+    "unknown-storage-mode": (_unknown_storage_mode, r"havirt_storage_modes must list iscsi_ocfs2 .* got \['iscsi_ocfs2', 'ceph'\]"),
+    "vm-on-unknown-drbd-resource": (_vm_on_unknown_drbd_resource,
+                                    r"a VM on DRBD \(\{drbd\}: passata\) needs drbd, a resource of havirt_drbd_resources "
+                                    r"\(scratch\) of its own"),
+    "drbd-short-secret": (_drbd_short_secret, r"drbd_shared_secret must be 16 to 64 characters"),
+    "drbd-config-drbdadm-refuses": (_drbd_config_drbdadm_refuses,
+                                    r"drbdadm refuses the DRBD configuration made from the inventory on servvirt\d "
+                                    r"\(rc \d+\): .*Nothing was installed"),
+    "drbd-minor-clash": (_drbd_minor_clash, r"Each resource needs its own name .* its own minor \(1, 1\)"),
     "hypervisors-group-missing": (_hypervisors_group_missing,
                                   r"The target's ACL is built from group 'hypervisors', which is missing or empty"),
 }
