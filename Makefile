@@ -3,6 +3,7 @@
 #   make test   lint, sanity, unit tests, and both Molecule scenarios (container lab, VM lab)
 #   make bench-migration   live migration measured against plain virsh (RUNS=10)
 #   make bench-failover    hard crash of a hypervisor: VM MTTR, detection, fencing (FAILOVER_RUNS=5)
+#   make bench-drbd        DRBD protocol C against the same disk without it, and resync time (VM lab, DRBD_RUNS=3)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -14,7 +15,7 @@ export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
 .PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule test clean \
-	vmlab-up vmlab-down vmlab-clean vmlab-test bench-migration bench-failover
+	vmlab-up vmlab-down vmlab-clean vmlab-test bench-migration bench-failover bench-drbd
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -89,6 +90,14 @@ FAILOVER_RUNS ?= 5
 bench-failover: lab-up
 	$(ACTIVATE) ansible-playbook site.yml
 	$(ACTIVATE) python tools/bench/failover.py --runs $(FAILOVER_RUNS)
+
+# Benchmark (not part of `make test`), in the VM lab: DRBD's write latency
+# and throughput against the same disk without DRBD, and a full resync.
+# Prints a table and writes bench/results/drbd.json.
+DRBD_RUNS ?= 3
+bench-drbd: vmlab-up
+	$(ACTIVATE) ansible-playbook -i inventories/vmlab site.yml
+	$(ACTIVATE) HAVIRT_TEST_INVENTORY=$(CURDIR)/inventories/vmlab python tools/bench/drbd.py --runs $(DRBD_RUNS)
 
 # The VM lab (full Debian VMs under QEMU): real kernels for iSCSI, OCFS2, DRBD.
 vmlab-up: venv

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from tests.lab import drbd
 from tests.lab.ocfs2 import check_cluster_conf
 
 BOOT_WAIT = 420
@@ -127,6 +128,16 @@ def test_reboot_brings_the_mount_back_by_itself(inv, shared_file):
     print(f"{name}: back with {mount} mounted {time.monotonic() - started:.0f} s after the reboot command")
     assert host.check_output("sha256sum %s", path).split()[0] == digest
     assert "LOGGED_IN" in host.check_output("iscsiadm -m session -P 3")
+    # And takes live migrations again: libvirtd's TLS socket, bound to the
+    # cluster address, came up although that address appears later at boot.
+    assert f"{inv.hostvars(name)['havirt_cluster_address']}:16514" in host.check_output("ss -Hltn")
+    # The DRBD resources no cluster manager runs came up at boot by
+    # themselves (drbd@NAME.target) and found their peer.
+    used = [vm["disk"].get("drbd") for vm in inv.hostvars(name).get("havirt_vms", [])]
+    for res in [r for r in drbd.resources() if r["name"] not in used]:
+        while drbd.status(name, res["name"]).get("cstate") not in ("Connected", "SyncTarget", "SyncSource"):
+            assert time.monotonic() < deadline, f"{res['name']} is not up on {name} after its reboot"
+            time.sleep(3)
 
 
 def test_target_service_restart_and_the_sessions_recover(inv, portal):

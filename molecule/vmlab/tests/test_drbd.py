@@ -1,0 +1,246 @@
+"""DRBD in the VM lab (real kernels, DRBD 8.4): both hypervisors hold every
+resource UpToDate; data written on one is on the other after a switch of
+primary; the cluster's VM runs where its disk is promoted and live-migrates
+through migrate.yml with two primaries only for the move; a hard crash of
+the hypervisor it runs on loses no acknowledged write, and the crashed node
+comes back and resyncs by itself; a backing device that holds data is never
+initialized.
+
+The tests run in this order and build on each other (the migration puts the
+VM on the last hypervisor, the crash kills that one)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.lab import drbd
+from tests.lab.vms import defined_on, http_get, playbook, running_on, vm_spec, wait_for_http
+
+pytestmark = pytest.mark.usefixtures("probe_tools")
+VM = "passata"
+SCRATCH = "scratch"
+# Everything is emulated twice over for the guest (QEMU inside the TCG VMs):
+# it boots in one to two minutes.
+GUEST_WAIT = 420
+
+
+def _storage(inv):
+    return inv.node(inv.group("storage")[0])
+
+
+def _cluster(inv, command, *args):
+    """A cluster command on the storage node (a member that never freezes here)."""
+    return _storage(inv).check_output(command, *args)
+
+
+def _other(inv, node):
+    return next(h for h in inv.group("hypervisors") if h != node)
+
+
+def test_every_resource_is_uptodate_on_both_hypervisors(inv):
+    for res in drbd.resources():
+        took = drbd.wait_in_sync(res["name"])
+        print(f"{res['name']}: UpToDate/UpToDate on both ({took:.0f} s more wait)")
+        for node in inv.group("hypervisors"):
+            host = inv.node(node)
+            assert drbd.status(node, res["name"])["protocol"] == "C"
+            # The configuration is the inventory's, as drbdadm reads it.
+            assert host.check_output("drbdadm sh-ll-dev %s", res["name"]) == res["disk"]
+            assert host.check_output("drbdadm sh-minor %s", res["name"]) == str(res["minor"])
+            dump = host.check_output("drbdadm dump %s", res["name"])
+            for peer in inv.group("hypervisors"):
+                address = f"{inv.hostvars(peer)['havirt_cluster_address']}:{res['port']}"
+                assert re.search(rf"address\s+ipv4 {re.escape(address)};", dump), dump
+            # The files hold the peers' shared secret: root only.
+            assert host.file(f"/etc/drbd.d/havirt-{res['name']}.res").mode == 0o600
+        assert host.file("/etc/drbd.d/global_common.conf").mode == 0o600
+
+
+def test_data_written_on_one_is_on_the_other_after_a_switch_of_primary(inv):
+    first, second = inv.group("hypervisors")
+    device = f"/dev/drbd{drbd.resource(SCRATCH)['minor']}"
+    assert drbd.primaries(SCRATCH) == []
+    a, b = inv.node(first), inv.node(second)
+    a.check_output("drbdadm primary %s", SCRATCH)
+    try:
+        digest = a.check_output(
+            "head -c 16M /dev/urandom > /root/scratch.bin && dd if=/root/scratch.bin of=%s bs=1M oflag=direct status=none"
+            " && sha256sum < /root/scratch.bin", device).split()[0]
+    finally:
+        a.check_output("drbdadm secondary %s", SCRATCH)
+    b.check_output("drbdadm primary %s", SCRATCH)
+    try:
+        again = b.check_output("dd if=%s bs=1M count=16 iflag=direct status=none | sha256sum", device).split()[0]
+    finally:
+        b.check_output("drbdadm secondary %s", SCRATCH)
+    assert again == digest
+    # A Secondary refuses writers: DRBD itself keeps two nodes from writing.
+    assert a.run("dd if=/dev/zero of=%s bs=4k count=1 oflag=direct", device).rc != 0
+
+
+def test_the_vm_runs_where_its_disk_is_promoted_and_answers(inv):
+    wait_for_http(VM, timeout=GUEST_WAIT)
+    where = running_on(VM)
+    assert len(where) == 1
+    assert drbd.primaries(VM) == where
+    assert _cluster(inv, "crm_resource --resource %s --locate", f"drbd-{VM}-clone").count("Promoted") == 1
+
+
+def test_migrate_moves_the_vm_with_two_primaries_only_for_the_move(inv):
+    source = running_on(VM)[0]
+    target = _other(inv, source)
+    storage = _storage(inv)
+    wait_for_http(VM, timeout=GUEST_WAIT)
+    drbd.wait_in_sync(VM)
+    storage.check_output("rm -f /tmp/probe.log; (ping -D -i 0.05 -W 1 %s > /tmp/probe.log 2>&1 &) ; sleep 1",
+                         vm_spec(VM)["address"])
+    try:
+        run = playbook("migrate.yml", "-e", f"vm={VM}", "-e", f"to={target}", timeout=900)
+    finally:
+        storage.run("pkill -INT -x ping")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr
+    summary = re.findall(r'"msg": "([^"]*)"', run.stdout)[-1]
+    print(summary)
+    assert re.search(rf"{VM}: {source} -> {target}, total \d+ ms, downtime \d+ ms", summary), summary
+    assert running_on(VM) == [target] and defined_on(VM) == [target]
+    assert drbd.primaries(VM) == [target]
+    for node in inv.group("hypervisors"):
+        # One primary again: the window is closed on both sides.
+        assert "allow-two-primaries" not in inv.node(node).check_output("/lib/drbd/drbdsetup-84 show %s", VM)
+    assert http_get(VM, timeout=30).strip() == f"<h1>{VM}</h1>"
+    probe = storage.check_output("cat /tmp/probe.log")
+    sent, received = (int(n) for n in re.search(r"(\d+) packets transmitted, (\d+) received", probe).groups())
+    print(f"probe every 50 ms from servdb: {sent - received} of {sent} lost")
+    assert sent > 20 and sent - received < 100, probe[-400:]
+    # The cluster took both back as they are: nothing in maintenance, no failure.
+    mon = _cluster(inv, "crm_mon --one-shot --output-as=xml")
+    assert 'maintenance="true"' not in mon
+    assert "<failure " not in mon, mon
+
+
+def _counter_writer(storage, address):
+    """From servdb: write c1, c2, ... to the guest's disk, each flushed before
+    the guest answers; every answered number is an acknowledged write."""
+    storage.check_output(
+        "rm -f /tmp/acked; nohup sh -c 'i=0; while :; do i=$((i+1)); r=$(curl -s --max-time 5 http://%s/cgi-bin/disk?c$i);"
+        " [ \"$r\" = \"wrote c$i\" ] && echo $i >> /tmp/acked; done' > /dev/null 2>&1 & echo $! > /tmp/writer.pid",
+        address)
+
+
+def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
+    """The hypervisor that runs the VM freezes (QEMU stops its CPUs: a hung
+    or dead machine). The survivor fences it (fence_qmp: reset, then boot),
+    promotes its copy and starts the VM; the guest's disk holds at least the
+    last write it acknowledged. The fenced node boots, rejoins and resyncs
+    by itself."""
+    # The VM goes to the last hypervisor first: this lab also runs the other
+    # storage mode, whose OCFS2 (O2CB) keeps the lowest-numbered node of a
+    # two-node cluster when they lose each other; the crash must not take
+    # that one down too (a pure DRBD cluster has no OCFS2).
+    victim = inv.group("hypervisors")[-1]
+    if running_on(VM) != [victim]:
+        moved = playbook("migrate.yml", "-e", f"vm={VM}", "-e", f"to={victim}", timeout=900)
+        assert moved.returncode == 0, moved.stdout[-3000:]
+    survivor = _other(inv, victim)
+    storage = _storage(inv)
+    address = vm_spec(VM)["address"]
+    wait_for_http(VM, timeout=GUEST_WAIT)
+    drbd.wait_in_sync(VM)
+    fencings = _cluster(inv, "stonith_admin --history %s --verbose", victim).count("successful")
+    _counter_writer(storage, address)
+    deadline = time.monotonic() + 120
+    while storage.run("test -s /tmp/acked").rc != 0:
+        assert time.monotonic() < deadline, "the guest acknowledged no write"
+        time.sleep(2)
+    time.sleep(5)
+    drbd.qmp(victim, "stop")
+    crashed = time.monotonic()
+    time.sleep(2)
+    storage.check_output("kill $(cat /tmp/writer.pid)")
+    acked = [int(n) for n in storage.check_output("cat /tmp/acked").split()]
+    last = max(acked)
+    print(f"{victim} frozen after {len(acked)} acknowledged writes (last c{last})")
+
+    # Fenced for real: the survivor's cluster reset the frozen VM.
+    while _cluster(inv, "stonith_admin --history %s --verbose", victim).count("successful") == fencings:
+        assert time.monotonic() - crashed < 180, _cluster(inv, "crm_mon -1")
+        time.sleep(2)
+    fenced = time.monotonic() - crashed
+    deadline = crashed + GUEST_WAIT
+    while True:
+        out = storage.run("curl -s --max-time 5 http://%s/cgi-bin/disk", address)
+        if out.rc == 0 and out.stdout.startswith("read "):
+            break
+        assert time.monotonic() < deadline, _cluster(inv, "crm_mon -1")
+        time.sleep(2)
+    mttr = time.monotonic() - crashed
+    token = out.stdout.split()[-1] if out.stdout.split() else ""
+    print(f"fenced after {fenced:.0f} s; {VM} answering from {survivor} {mttr:.0f} s after the crash, its disk holds {token}")
+    assert re.fullmatch(r"c\d+", token), out.stdout
+    assert int(token[1:]) >= last, f"acknowledged c{last} but the disk holds {token}"
+    assert running_on(VM, nodes=[survivor]) == [survivor]
+    assert drbd.primaries(VM, nodes=[survivor]) == [survivor]
+
+    # The fenced node boots by itself (fence_qmp powered it on), rejoins and
+    # resyncs what was written meanwhile; then the handler's constraint goes.
+    started = time.monotonic()
+    while True:
+        try:
+            if inv.node(victim).run("systemctl is-active pacemaker").stdout.strip() == "active" \
+                    and drbd.status(victim, VM).get("cstate") in ("Connected", "SyncTarget"):
+                break
+        except (AssertionError, RuntimeError, subprocess.SubprocessError):
+            pass
+        assert time.monotonic() - started < 600, f"{victim} did not rejoin"
+        time.sleep(5)
+    rejoined = time.monotonic() - crashed
+    # It takes migrations again: libvirtd's TLS socket came up at boot.
+    listen = f"{inv.hostvars(victim)['havirt_cluster_address']}:16514"
+    assert listen in inv.node(victim).check_output("ss -Hltn"), f"{victim} does not listen on {listen} after its reboot"
+    resync = drbd.wait_in_sync(VM)
+    print(f"{victim} back in the cluster {rejoined:.0f} s after the crash; UpToDate/UpToDate {resync:.0f} s later")
+    assert running_on(VM) == [survivor]
+    deadline = time.monotonic() + 120
+    while "drbd-fence-by-handler" in _cluster(inv, "cibadmin --query --scope constraints"):
+        assert time.monotonic() < deadline, "crm-unfence-peer did not lift the fencing constraint after the resync"
+        time.sleep(3)
+
+
+def test_a_backing_device_that_holds_data_is_never_initialized(inv, tmp_path):
+    """The drbd role given a new resource on a disk that holds ext4 fails
+    naming it, installs nothing and leaves the disk as it was."""
+    nodes = inv.group("hypervisors")
+    image = "/root/havirt-precious.img"
+    devices = {}
+    for node in nodes:
+        host = inv.node(node)
+        host.check_output("truncate -s 64M %s && mkfs.ext4 -q -F -L precious %s", image, image)
+        devices[node] = host.check_output("losetup --find --show %s", image)
+    try:
+        before = {node: inv.node(node).check_output("sha256sum %s", devices[node]).split()[0] for node in nodes}
+        playbook_file = tmp_path / "drbd-only.yml"
+        playbook_file.write_text("- name: Only the drbd role\n  hosts: hypervisors\n"
+                                 "  roles:\n    - role: havirt.cluster.drbd\n")
+        resource = {"name": "precious", "minor": 9, "port": 7799, "disks": devices}
+        run = subprocess.run(
+            ["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook_file),
+             "-e", json.dumps({"drbd_resources": [resource]})],
+            cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=900,
+        )
+        output = " ".join((run.stdout + run.stderr).split())
+        assert run.returncode != 0, output
+        assert "holds data (ext4 labelled 'precious')" in output, output[-2000:]
+        assert "drbd_initialize_nonempty" in output
+        for node in nodes:
+            host = inv.node(node)
+            assert not host.file("/etc/drbd.d/havirt-precious.res").exists
+            assert host.check_output("sha256sum %s", devices[node]).split()[0] == before[node]
+            assert 9 not in drbd.status_all(node)
+    finally:
+        for node in nodes:
+            inv.node(node).run("losetup -d %s; rm -f %s", devices.get(node, "/dev/null"), image)

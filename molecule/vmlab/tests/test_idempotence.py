@@ -1,0 +1,24 @@
+"""The roles whose real work needs the VM lab's kernels (the kernel
+initiator's login, the OCFS2 mount, DRBD's resources) change nothing on a
+second run. Molecule's idempotence step runs all of site.yml a second time
+in the container lab; here, under TCG, a whole second run costs too long
+for CI, so these roles run again alone, exactly as site.yml runs them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+
+def test_storage_roles_change_nothing_the_second_time(inv, tmp_path):
+    playbook = tmp_path / "storage-again.yml"
+    playbook.write_text(
+        "- name: The storage roles again\n  hosts: hypervisors\n  roles:\n"
+        "    - role: havirt.cluster.iscsi_initiator\n    - role: havirt.cluster.ocfs2\n    - role: havirt.cluster.drbd\n")
+    run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook)],
+                         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
+    assert len(recap) == len(inv.group("hypervisors")), run.stdout[-2000:]
+    changed = [line for line in run.stdout.splitlines() if line.startswith("changed:")]
+    assert all(int(n) == 0 for _, n in recap), "\n".join(changed) + run.stdout[-3000:]

@@ -1,0 +1,72 @@
+"""DRBD in the VM lab, for the verify tests and the benchmark: each
+resource's state as the kernel shows it (read with the collection's own
+parser), and each lab VM's power switch (its QEMU monitor, on the host)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+from tests.lab import inventory as inv
+from ansible_collections.havirt.cluster.plugins.module_utils.drbd import parse_proc_drbd
+
+
+def resources() -> list[dict]:
+    return inv.hostvars(inv.group("hypervisors")[0])["havirt_drbd_resources"]
+
+
+def resource(name: str) -> dict:
+    return next(r for r in resources() if r["name"] == name)
+
+
+def status_all(node: str) -> dict:
+    """/proc/drbd of that node: {minor: state}."""
+    return parse_proc_drbd(inv.node(node).check_output("cat /proc/drbd"))["minors"]
+
+
+def status(node: str, name: str) -> dict:
+    """The resource's line of /proc/drbd on that node ({} when down)."""
+    return status_all(node).get(resource(name)["minor"], {})
+
+
+def wait_in_sync(name: str, timeout: float = 600) -> float:
+    """Wait until both hypervisors show Connected UpToDate/UpToDate; return
+    the seconds it took."""
+    started = time.monotonic()
+    while True:
+        states = {node: status(node, name) for node in inv.group("hypervisors")}
+        if all(s.get("cstate") == "Connected" and s.get("disk") == "UpToDate" and s.get("peer_disk") == "UpToDate"
+               for s in states.values()):
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"{name} not in sync after {timeout} s: {states}"
+        time.sleep(3)
+
+
+def primaries(name: str, nodes: list[str] | None = None) -> list[str]:
+    return [node for node in (nodes or inv.group("hypervisors")) if status(node, name).get("role") == "Primary"]
+
+
+def qmp(node: str, command: str) -> dict:
+    """Run one QMP command on a lab VM's QEMU, through its monitor socket in
+    the VM lab's state directory (tools/vmlab/up.yml)."""
+    path = inv.PROJECT / ".vmlab" / f"{node}.qmp"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(path))
+        stream = sock.makefile("rw")
+        stream.readline()  # greeting
+        for execute in ("qmp_capabilities", command):
+            stream.write(json.dumps({"execute": execute}) + "\n")
+            stream.flush()
+            while True:
+                answer = json.loads(stream.readline())
+                if "event" not in answer:
+                    break
+            if "error" in answer:
+                raise RuntimeError(f"{node}: {execute}: {answer['error']}")
+        return answer.get("return", {})
+
+
+def is_running(node: str) -> bool:
+    return bool(qmp(node, "query-status").get("running"))
