@@ -5,6 +5,7 @@ parser), and each lab VM's power switch (its QEMU monitor, on the host)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -18,6 +19,21 @@ def resources() -> list[dict]:
 
 def resource(name: str) -> dict:
     return next(r for r in resources() if r["name"] == name)
+
+
+def check_configuration(node: str, res: dict) -> None:
+    """The resource's configuration on `node`, as drbdadm reads it, is the
+    inventory's (device, minor, both hosts' addresses), in root-only files
+    (they hold the peers' shared secret)."""
+    host = inv.node(node)
+    assert host.check_output("drbdadm sh-ll-dev %s", res["name"]) == res.get("disks", {}).get(node, res.get("disk"))
+    assert host.check_output("drbdadm sh-minor %s", res["name"]) == str(res["minor"])
+    dump = host.check_output("drbdadm dump %s", res["name"])
+    for peer in inv.group("hypervisors"):
+        address = f"{inv.hostvars(peer)['havirt_cluster_address']}:{res['port']}"
+        assert re.search(rf"on {peer} {{[^}}]*address\s+ipv4 {re.escape(address)};", dump), dump
+    assert host.file(f"/etc/drbd.d/havirt-{res['name']}.res").mode == 0o600
+    assert host.file("/etc/drbd.d/global_common.conf").mode == 0o600
 
 
 def status_all(node: str) -> dict:

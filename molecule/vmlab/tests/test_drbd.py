@@ -47,18 +47,8 @@ def test_every_resource_is_uptodate_on_both_hypervisors(inv):
         took = drbd.wait_in_sync(res["name"])
         print(f"{res['name']}: UpToDate/UpToDate on both ({took:.0f} s more wait)")
         for node in inv.group("hypervisors"):
-            host = inv.node(node)
             assert drbd.status(node, res["name"])["protocol"] == "C"
-            # The configuration is the inventory's, as drbdadm reads it.
-            assert host.check_output("drbdadm sh-ll-dev %s", res["name"]) == res["disk"]
-            assert host.check_output("drbdadm sh-minor %s", res["name"]) == str(res["minor"])
-            dump = host.check_output("drbdadm dump %s", res["name"])
-            for peer in inv.group("hypervisors"):
-                address = f"{inv.hostvars(peer)['havirt_cluster_address']}:{res['port']}"
-                assert re.search(rf"address\s+ipv4 {re.escape(address)};", dump), dump
-            # The files hold the peers' shared secret: root only.
-            assert host.file(f"/etc/drbd.d/havirt-{res['name']}.res").mode == 0o600
-        assert host.file("/etc/drbd.d/global_common.conf").mode == 0o600
+            drbd.check_configuration(node, res)
 
 
 def test_data_written_on_one_is_on_the_other_after_a_switch_of_primary(inv):
