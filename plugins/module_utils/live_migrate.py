@@ -12,6 +12,7 @@ __metaclass__ = type
 
 VIR_MIGRATE_LIVE = 1
 VIR_MIGRATE_PEER2PEER = 2
+VIR_MIGRATE_TUNNELLED = 4
 VIR_MIGRATE_PERSIST_DEST = 8
 VIR_MIGRATE_UNDEFINE_SOURCE = 16
 VIR_MIGRATE_COMPRESSED = 2048
@@ -36,6 +37,8 @@ def migration_flags(options):
         flags |= VIR_MIGRATE_PERSIST_DEST
     if options.get("tls"):
         flags |= VIR_MIGRATE_TLS
+    if options.get("tunnelled"):
+        flags |= VIR_MIGRATE_TUNNELLED
     if options.get("auto_converge"):
         flags |= VIR_MIGRATE_AUTO_CONVERGE
     if options.get("postcopy"):
@@ -54,15 +57,32 @@ def migration_params(options):
         params[PARAM_BANDWIDTH] = int(options["bandwidth_mib"])
     if (options.get("parallel_connections") or 0) > 1:
         params[PARAM_PARALLEL_CONNECTIONS] = int(options["parallel_connections"])
-    if options.get("migrate_address"):
+    # A tunnelled stream goes through the libvirt connection: no URI of its own.
+    if options.get("migrate_address") and not options.get("tunnelled"):
         params[PARAM_URI] = "tcp://%s" % options["migrate_address"]
     return params
+
+
+def option_problems(options):
+    """Option combinations libvirt refuses, as sentences (empty: fine).
+    A tunnelled migration (the stream inside the libvirt connection, e.g.
+    over SSH) cannot use QEMU's TLS, parallel connections or post-copy."""
+    problems = []
+    if options.get("tunnelled"):
+        if options.get("tls"):
+            problems.append("a tunnelled migration is encrypted by its libvirt connection, not by QEMU's TLS: "
+                            "tls and tunnelled exclude each other")
+        if (options.get("parallel_connections") or 0) > 1:
+            problems.append("libvirt does not open parallel connections for a tunnelled migration")
+        if options.get("postcopy"):
+            problems.append("libvirt does not run post-copy through a tunnelled migration")
+    return problems
 
 
 def flag_names(flags):
     """The names of the flags set, for the plan the module reports."""
     names = []
-    for name in ("LIVE", "PEER2PEER", "PERSIST_DEST", "UNDEFINE_SOURCE", "COMPRESSED", "AUTO_CONVERGE",
+    for name in ("LIVE", "PEER2PEER", "TUNNELLED", "PERSIST_DEST", "UNDEFINE_SOURCE", "COMPRESSED", "AUTO_CONVERGE",
                  "POSTCOPY", "TLS", "PARALLEL"):
         if flags & globals()["VIR_MIGRATE_" + name]:
             names.append(name)

@@ -55,6 +55,14 @@ options:
     description: Encrypt the migration stream with QEMU's TLS (the xen_migration role sets it up).
     type: bool
     default: true
+  tunnelled:
+    description:
+      - Send the migration stream through the libvirt connection to the destination (C(--tunnelled)):
+        with a C(qemu+ssh://) O(destination_uri), SSH encrypts and authenticates it. Excludes O(tls),
+        O(parallel_connections) above 1 and O(postcopy) (libvirt refuses them together); O(migrate_address)
+        is not used.
+    type: bool
+    default: false
   persistent:
     description:
       - Define the VM on the destination (it stays defined there after it stops).
@@ -192,6 +200,7 @@ from ansible_collections.havirt.cluster.plugins.module_utils.live_migrate import
     flag_names,
     migration_flags,
     migration_params,
+    option_problems,
     reservation_problems,
 )
 
@@ -316,6 +325,7 @@ def main():
             destination_uri=dict(type="str", default="qemu+tls://DESTINATION/system"),
             migrate_address=dict(type="str"),
             tls=dict(type="bool", default=True),
+            tunnelled=dict(type="bool", default=False),
             persistent=dict(type="bool", default=True),
             max_downtime_ms=dict(type="int"),
             bandwidth_mib=dict(type="int", default=0),
@@ -332,6 +342,9 @@ def main():
         module.fail_json(msg=missing_required_lib("libvirt-python (Debian: python3-libvirt)"))
     params = module.params
     vm = params["name"]
+    wrong = option_problems(params)
+    if wrong:
+        module.fail_json(msg="not migrating %s: %s. Nothing was changed." % (vm, "; ".join(wrong)))
     flags = migration_flags(params)
     mig_params = migration_params(params)
     result = dict(changed=False, source=None, destination=None,

@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "live_migrate"
 
 def test_constants_are_libvirts():
     libvirt = pytest.importorskip("libvirt")
-    for name in ("LIVE", "PEER2PEER", "PERSIST_DEST", "UNDEFINE_SOURCE", "COMPRESSED", "AUTO_CONVERGE",
+    for name in ("LIVE", "PEER2PEER", "TUNNELLED", "PERSIST_DEST", "UNDEFINE_SOURCE", "COMPRESSED", "AUTO_CONVERGE",
                  "POSTCOPY", "TLS", "PARALLEL"):
         assert getattr(lm, "VIR_MIGRATE_" + name) == getattr(libvirt, "VIR_MIGRATE_" + name), name
     assert lm.PARAM_BANDWIDTH == libvirt.VIR_MIGRATE_PARAM_BANDWIDTH
@@ -140,3 +140,26 @@ def test_available_memory_counts_what_the_kernel_gives_back():
     stats = {'total': 981696, 'free': 347804, 'buffers': 12576, 'cached': 281196}
     assert lm.available_memory_kib(stats) == 347804 + 12576 + 281196
     assert lm.available_memory_kib({"free": 347804}) == 347804
+
+
+def test_ssh_transport_tunnels_the_stream_without_a_uri_of_its_own():
+    options = {"tunnelled": True, "tls": False, "migrate_address": "10.210.1.12", "auto_converge": True}
+    flags = lm.migration_flags(options)
+    assert flags & lm.VIR_MIGRATE_TUNNELLED and not flags & lm.VIR_MIGRATE_TLS
+    assert "TUNNELLED" in lm.flag_names(flags)
+    assert lm.PARAM_URI not in lm.migration_params(options)
+    assert lm.option_problems(options) == []
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"tls": True}, "tls and tunnelled exclude each other"),
+    ({"parallel_connections": 4}, "parallel connections"),
+    ({"postcopy": True}, "post-copy"),
+])
+def test_tunnelled_refuses_what_libvirt_refuses(extra, words):
+    problems = lm.option_problems(dict({"tunnelled": True}, **extra))
+    assert len(problems) == 1 and words in problems[0]
+
+
+def test_direct_stream_options_are_not_limited():
+    assert lm.option_problems({"tls": True, "parallel_connections": 4, "postcopy": True}) == []
