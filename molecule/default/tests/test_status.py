@@ -33,6 +33,9 @@ def test_status_tells_what_the_nodes_say(inv):
     assert "failed actions: none" in lines
     for name in cluster:
         assert any(re.match(rf"{name}: clock [0-9.]+ seconds (fast|slow)", line) for line in lines), lines
+    # Containers cannot load DRBD: the status says so instead of guessing.
+    for name in inv.group("hypervisors"):
+        assert any(line.startswith(f"{name}: ") and line.endswith("DRBD: no drbd module") for line in lines), lines
     for dead in inv.group("hypervisors"):
         need = sum(vm["memory_mb"] for vm in lab_vms.vms() if lab_vms.running_on(vm["name"]) == [dead])
         assert any(re.match(rf"if {dead} dies: \S+ must take {need} MiB and has \d+ MiB to spare -> OK", line)
