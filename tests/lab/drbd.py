@@ -12,6 +12,8 @@ import time
 from tests.lab import inventory as inv
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import parse_proc_drbd
 
+DRBDADM_84 = "/lib/drbd/drbdadm-84"
+
 
 def resources() -> list[dict]:
     return inv.hostvars(inv.group("hypervisors")[0])["havirt_drbd_resources"]
@@ -24,11 +26,13 @@ def resource(name: str) -> dict:
 def check_configuration(node: str, res: dict) -> None:
     """The resource's configuration on `node`, as drbdadm reads it, is the
     inventory's (device, minor, both hosts' addresses), in root-only files
-    (they hold the peers' shared secret)."""
+    (they hold the peers' shared secret). Read by DRBD 8.4's drbdadm, the
+    configuration's own version, also where no drbd module is loaded."""
     host = inv.node(node)
-    assert host.check_output("drbdadm sh-ll-dev %s", res["name"]) == res.get("disks", {}).get(node, res.get("disk"))
-    assert host.check_output("drbdadm sh-minor %s", res["name"]) == str(res["minor"])
-    dump = host.check_output("drbdadm dump %s", res["name"])
+    adm = DRBDADM_84
+    assert host.check_output(f"{adm} sh-ll-dev %s", res["name"]) == res.get("disks", {}).get(node, res.get("disk"))
+    assert host.check_output(f"{adm} sh-minor %s", res["name"]) == str(res["minor"])
+    dump = host.check_output(f"{adm} dump %s", res["name"])
     for peer in inv.group("hypervisors"):
         address = f"{inv.hostvars(peer)['havirt_cluster_address']}:{res['port']}"
         assert re.search(rf"on {peer} {{[^}}]*address\s+ipv4 {re.escape(address)};", dump), dump

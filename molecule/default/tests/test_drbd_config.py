@@ -15,7 +15,7 @@ def test_configuration_is_the_inventory_as_drbdadm_reads_it(inv, hypervisor):
     host = inv.node(hypervisor)
     for res in drbd.resources():
         drbd.check_configuration(hypervisor, res)
-    common = host.check_output("drbdadm dump all")
+    common = host.check_output(f"{drbd.DRBDADM_84} dump all")
     assert re.search(r"protocol\s+C;", common) and re.search(r"fencing\s+resource-and-stonith;", common), common
     assert re.search(r"allow-two-primaries\s+no;", common), common
 
