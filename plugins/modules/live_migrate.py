@@ -57,7 +57,7 @@ options:
     default: true
   tunnelled:
     description:
-      - Send the migration stream through the libvirt connection to the destination (C(--tunnelled)):
+      - Send the migration stream through the libvirt connection to the destination (C(--tunnelled));
         with a C(qemu+ssh://) O(destination_uri), SSH encrypts and authenticates it. Excludes O(tls),
         O(parallel_connections) above 1 and O(postcopy) (libvirt refuses them together); O(migrate_address)
         is not used.
