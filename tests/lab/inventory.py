@@ -25,11 +25,10 @@ def inventory_path() -> Path:
 def _manager():
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
-    from ansible.plugins.loader import init_plugin_loader
     from ansible.vars.manager import VariableManager
 
-    # Collections' filters (ansible.utils...) as ansible-playbook finds them.
-    init_plugin_loader([str(PROJECT / "collections")])
+    # Collections' filters (ansible.utils...) are found through the loader
+    # that importing tests.lab installed, as ansible-playbook finds them.
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[str(inventory_path())])
     return inventory, VariableManager(loader=loader, inventory=inventory), loader
