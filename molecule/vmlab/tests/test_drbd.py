@@ -128,10 +128,8 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
     promotes its copy and starts the VM; the guest's disk holds at least the
     last write it acknowledged. The fenced node boots, rejoins and resyncs
     by itself."""
-    # The VM goes to the last hypervisor first: this lab also runs the other
-    # storage mode, whose OCFS2 (O2CB) keeps the lowest-numbered node of a
-    # two-node cluster when they lose each other; the crash must not take
-    # that one down too (a pure DRBD cluster has no OCFS2).
+    # The VM goes to the last hypervisor first, so that every run crashes
+    # the same node whatever the earlier tests left behind.
     victim = inv.group("hypervisors")[-1]
     if running_on(VM) != [victim]:
         moved = playbook("migrate.yml", "-e", f"vm={VM}", "-e", f"to={victim}", timeout=900)
