@@ -3,8 +3,9 @@ resource UpToDate; data written on one is on the other after a switch of
 primary; the cluster's VM runs where its disk is promoted and live-migrates
 through migrate.yml with two primaries only for the move; a hard crash of
 the hypervisor it runs on loses no acknowledged write, and the crashed node
-comes back and resyncs by itself; a backing device that holds data is never
-initialized.
+comes back by itself (its iSCSI session, /cluster with what it wrote before
+the crash, its TLS socket, the resources outside the cluster) and resyncs;
+a backing device that holds data is never initialized.
 
 The tests run in this order and build on each other (the migration puts the
 VM on the last hypervisor, the crash kills that one)."""
@@ -15,6 +16,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -140,6 +142,13 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
     wait_for_http(VM, timeout=GUEST_WAIT)
     drbd.wait_in_sync(VM)
     fencings = _cluster(inv, "stonith_admin --history %s --verbose", victim).count("successful")
+    # The victim also writes to /cluster (OCFS2 on the iSCSI LUN) and syncs:
+    # after its reset that file must be there, on both hypervisors.
+    mount = inv.role_var(victim, "ocfs2", "ocfs2_mount_point")
+    shared = f"{mount}/before-crash-{uuid.uuid4().hex[:8]}.bin"
+    victim_host = inv.node(victim)
+    victim_host.check_output("dd if=/dev/urandom of=%s bs=1M count=16 conv=fsync status=none", shared)
+    shared_digest = victim_host.check_output("sha256sum %s", shared).split()[0]
     _counter_writer(storage, address)
     deadline = time.monotonic() + 120
     while storage.run("test -s /tmp/acked").rc != 0:
@@ -187,16 +196,41 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
         assert time.monotonic() - started < 600, f"{victim} did not rejoin"
         time.sleep(5)
     rejoined = time.monotonic() - crashed
-    # It takes migrations again: libvirtd's TLS socket came up at boot.
-    listen = f"{inv.hostvars(victim)['havirt_cluster_address']}:16514"
-    assert listen in inv.node(victim).check_output("ss -Hltn"), f"{victim} does not listen on {listen} after its reboot"
     resync = drbd.wait_in_sync(VM)
     print(f"{victim} back in the cluster {rejoined:.0f} s after the crash; UpToDate/UpToDate {resync:.0f} s later")
     assert running_on(VM) == [survivor]
+    _came_back_by_itself(inv, victim, survivor, shared, shared_digest, crashed)
     deadline = time.monotonic() + 120
     while "drbd-fence-by-handler" in _cluster(inv, "cibadmin --query --scope constraints"):
         assert time.monotonic() < deadline, "crm-unfence-peer did not lift the fencing constraint after the resync"
         time.sleep(3)
+
+
+def _came_back_by_itself(inv, victim, survivor, shared, digest, crashed):
+    """What a rebooted hypervisor must bring back with no hands: its iSCSI
+    session, /cluster (OCFS2) with the data it synced before the reset, the
+    TLS socket migrations arrive on (its address appears late at boot), and
+    the DRBD resources no cluster manager runs (drbd@NAME.target)."""
+    host = inv.node(victim)
+    mount = inv.role_var(victim, "ocfs2", "ocfs2_mount_point")
+    deadline = time.monotonic() + 300
+    while host.run("findmnt -n -o FSTYPE %s", mount).stdout.strip() != "ocfs2":
+        assert time.monotonic() < deadline, host.run("systemctl status --no-pager open-iscsi o2cb '*.mount'").stdout
+        time.sleep(3)
+    assert "LOGGED_IN" in host.check_output("iscsiadm -m session -P 3")
+    for node in (victim, survivor):
+        assert inv.node(node).check_output("timeout 120 sha256sum %s", shared).split()[0] == digest, node
+    inv.node(survivor).run("rm -f %s", shared)
+    listen = f"{inv.hostvars(victim)['havirt_cluster_address']}:16514"
+    assert listen in host.check_output("ss -Hltn"), f"{victim} does not listen on {listen} after its reboot"
+    used = [vm["disk"].get("drbd") for vm in inv.hostvars(victim).get("havirt_vms", [])]
+    for res in [r for r in drbd.resources() if r["name"] not in used]:
+        while drbd.status(victim, res["name"]).get("cstate") not in ("Connected", "SyncTarget", "SyncSource"):
+            assert time.monotonic() < deadline, f"{res['name']} is not up on {victim} after its reboot"
+            time.sleep(3)
+    print(f"{victim}: iSCSI session, {mount} with the data it synced before the crash, TLS socket and "
+          f"{len(drbd.resources()) - len(used)} resource(s) outside the cluster back {time.monotonic() - crashed:.0f} s "
+          "after the crash")
 
 
 def test_a_backing_device_that_holds_data_is_never_initialized(inv, tmp_path):
@@ -212,7 +246,7 @@ def test_a_backing_device_that_holds_data_is_never_initialized(inv, tmp_path):
     try:
         before = {node: inv.node(node).check_output("sha256sum %s", devices[node]).split()[0] for node in nodes}
         playbook_file = tmp_path / "drbd-only.yml"
-        playbook_file.write_text("- name: Only the drbd role\n  hosts: hypervisors\n"
+        playbook_file.write_text("- name: Only the drbd role\n  hosts: hypervisors\n  gather_facts: false\n"
                                  "  roles:\n    - role: havirt.cluster.drbd\n")
         resource = {"name": "precious", "minor": 9, "port": 7799, "disks": devices}
         run = subprocess.run(
