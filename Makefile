@@ -79,7 +79,7 @@ molecule: venv
 # run; the VM lab starts once both are done.
 test: venv
 	mkdir -p $(CACHE)
-	@( start=$$(date +%s); $(ACTIVATE) nice -n 10 ansible-playbook -i inventories/vmlab tools/vmlab/image.yml \
+	@( start=$$(date +%s); nice -n 10 $(MAKE) --no-print-directory vmlab-image \
 	    && echo "VM lab image (built in the background): $$(( $$(date +%s) - start ))s" ) > $(CACHE)/vmlab-image.log 2>&1 & image=$$!; \
 	  status=0; $(MAKE) --no-print-directory lint unit sanity molecule || status=$$?; \
 	  if ! wait $$image; then echo "VM lab image build failed:"; tail -60 $(CACHE)/vmlab-image.log; exit 1; fi; \
