@@ -58,14 +58,38 @@ def http_get(vm: str, path: str = "/", timeout: float = 3) -> str:
     return out.stdout
 
 
+def postmortem(vm: str) -> str:
+    """What the hypervisors know of a guest that does not answer: libvirt's
+    state and reason, and the end of its console log (vms role: the serial
+    console is also kept in a file), so that a failure in CI says whether
+    the guest panicked, never started or lost its network."""
+    lines = []
+    for node in inv.group("hypervisors"):
+        host = inv.node(node)
+        state = host.run("virsh domstate --reason %s", vm)
+        lines.append(f"--- {node}: " + (state.stdout.strip() if state.rc == 0 else "not defined here"))
+        if state.rc == 0 and not state.stdout.startswith("shut off"):
+            bridge = inv.hostvars(node).get("vms_bridge", "brguest")
+            lines.append(host.run("ip -br link show master %s", bridge).stdout.strip())
+        console = host.run("tail -n 25 /var/log/libvirt/qemu/%s-console.log", vm)
+        if console.rc == 0 and console.stdout.strip():
+            lines.append(f"console log (last 25 lines):\n{console.stdout.rstrip()}")
+    return "\n".join(lines)
+
+
 def wait_for_http(vm: str, timeout: float = 60) -> str:
+    """GET until the guest answers. Each try may take up to 10 s: a guest
+    that has just arrived by live migration runs on an empty translation
+    cache under TCG, and in the VM lab (QEMU inside TCG VMs) its first answer
+    took 6 s while pings were answered within 0.2 s; a try cut at 3 s would
+    count a slow guest as a dead one."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return http_get(vm)
-        except AssertionError:
+            return http_get(vm, timeout=min(10, max(3, deadline - time.monotonic())))
+        except AssertionError as failed:
             if time.monotonic() > deadline:
-                raise
+                raise AssertionError(f"{failed}\n{postmortem(vm)}") from None
             time.sleep(1)
 
 

@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 from tests.lab import drbd
-from tests.lab.vms import defined_on, http_get, playbook, running_on, vm_spec, wait_for_http
+from tests.lab.vms import defined_on, playbook, postmortem, running_on, vm_spec, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "passata"
@@ -104,7 +104,8 @@ def test_migrate_moves_the_vm_with_two_primaries_only_for_the_move(inv):
     for node in inv.group("hypervisors"):
         # One primary again: the window is closed on both sides.
         assert "allow-two-primaries" not in inv.node(node).check_output("/lib/drbd/drbdsetup-84 show %s", VM)
-    assert http_get(VM, timeout=30).strip() == f"<h1>{VM}</h1>"
+    # Its first answer after the move is slow under nested TCG (wait_for_http).
+    assert wait_for_http(VM, timeout=60).strip() == f"<h1>{VM}</h1>"
     probe = storage.check_output("cat /tmp/probe.log")
     sent, received = (int(n) for n in re.search(r"(\d+) packets transmitted, (\d+) received", probe).groups())
     print(f"probe every 50 ms from servdb: {sent - received} of {sent} lost")
@@ -173,7 +174,7 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
         out = storage.run("curl -s --max-time 5 http://%s/cgi-bin/disk", address)
         if out.rc == 0 and out.stdout.startswith("read "):
             break
-        assert time.monotonic() < deadline, _cluster(inv, "crm_mon -1")
+        assert time.monotonic() < deadline, _cluster(inv, "crm_mon -1") + postmortem(VM)
         time.sleep(2)
     mttr = time.monotonic() - crashed
     token = out.stdout.split()[-1] if out.stdout.split() else ""
