@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import tempfile
 from pathlib import Path
 
 import testinfra
@@ -52,14 +53,28 @@ def hostvars(name: str) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def node(name: str):
-    """A testinfra host reaching the node over SSH as Ansible does."""
+    """A testinfra host reaching the node over SSH as Ansible does.
+
+    Where the inventory sets havirt_lab_ssh_control_persist (the VM lab:
+    under TCG an SSH handshake costs about 4 s), the node's commands share
+    one connection, as Ansible's do; a master whose node froze or was reset
+    gives up after 15 s without an answer, and the next command connects
+    anew."""
     hv = hostvars(name)
     key = Path(hv["ansible_ssh_private_key_file"]).resolve()
     port = f":{hv['ansible_port']}" if hv.get("ansible_port") else ""
+    extra = hv.get("ansible_ssh_common_args", "")
+    persist = int(hv.get("havirt_lab_ssh_control_persist", 0))
+    options = {}
+    if persist:
+        socket = Path(tempfile.gettempdir()) / f"havirt-ssh-{os.getuid()}-{hv['ansible_host']}-{hv.get('ansible_port', 22)}"
+        options = {"controlpersist": persist, "controlpath": str(socket)}
+        extra += " -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
     return testinfra.get_host(
         f"ssh://{hv.get('ansible_user', 'root')}@{hv['ansible_host']}{port}",
         ssh_identity_file=str(key),
-        ssh_extra_args=hv.get("ansible_ssh_common_args", ""),
+        ssh_extra_args=extra,
+        **options,
     )
 
 
