@@ -12,6 +12,8 @@ import re
 import textwrap
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from tests.lab import vms as lab_vms
 
 
@@ -77,10 +79,16 @@ def test_properties_and_fence_device_are_the_inventory_ones(inv):
             assert device["name"] in can.split(), can
 
 
+@pytest.mark.usefixtures("probe_tools")
 def test_a_rerun_restores_what_the_role_owns_and_keeps_the_rest(inv, tmp_path):
     """An administrator's own resource and constraint survive the role, and a
-    value of the role's own that drifted is set back (only that changes)."""
+    value of the role's own that drifted is set back (only that changes). A
+    VM the administrator stopped by hand (crm_resource: target-role Stopped,
+    on the role's own resource) stays stopped: a re-run does not start it."""
     node = inv.node(inv.group("storage")[0])
+    stopped = lab_vms.resource(lab_vms.vms()[-1]["name"])
+    node.check_output("crm_resource --resource %s --meta --set-parameter target-role --parameter-value Stopped", stopped)
+    node.check_output("crm_resource --wait --timeout 60s")
     foreign_resource = '<primitive id="admin-dummy" class="ocf" provider="pacemaker" type="Dummy"/>'
     foreign_constraint = '<rsc_location id="admin-dummy-avoids-servdb" rsc="admin-dummy" node="servdb" score="-INFINITY"/>'
     node.check_output(f"cibadmin --create --scope resources --xml-text '{foreign_resource}'")
@@ -106,8 +114,12 @@ def test_a_rerun_restores_what_the_role_owns_and_keeps_the_rest(inv, tmp_path):
             str(_pacemaker(inv, "pacemaker_resource_defaults")["resource-stickiness"])
         assert "admin-dummy" in node.check_output("cibadmin --query --scope resources")
         assert "admin-dummy-avoids-servdb" in node.check_output("cibadmin --query --scope constraints")
+        assert node.check_output("crm_resource --resource %s --meta --get-parameter target-role", stopped) == "Stopped"
+        assert lab_vms.running_on(lab_vms.vms()[-1]["name"]) == []
     finally:
+        node.run("crm_resource --resource %s --meta --delete-parameter target-role", stopped)
         node.run("cibadmin --delete --xml-text '<rsc_location id=\"admin-dummy-avoids-servdb\"/>'")
         node.run("crm_resource --resource admin-dummy --set-parameter target-role --meta --parameter-value Stopped")
         node.run("crm_resource --wait --timeout 30s")
         node.run("cibadmin --delete --xml-text '<primitive id=\"admin-dummy\"/>'")
+    lab_vms.wait_for_http(lab_vms.vms()[-1]["name"], timeout=120)
