@@ -69,7 +69,7 @@ def postmortem(vm: str) -> str:
         state = host.run("virsh domstate --reason %s", vm)
         lines.append(f"--- {node}: " + (state.stdout.strip() if state.rc == 0 else "not defined here"))
         if state.rc == 0 and not state.stdout.startswith("shut off"):
-            bridge = inv.hostvars(node).get("vms_bridge", "brguest")
+            bridge = inv.role_var(node, "vms", "vms_bridge")
             lines.append(host.run("ip -br link show master %s", bridge).stdout.strip())
         console = host.run("tail -n 25 /var/log/libvirt/qemu/%s-console.log", vm)
         if console.rc == 0 and console.stdout.strip():

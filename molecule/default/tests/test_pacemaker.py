@@ -86,7 +86,8 @@ def test_a_rerun_restores_what_the_role_owns_and_keeps_the_rest(inv, tmp_path):
     VM the administrator stopped by hand (crm_resource: target-role Stopped,
     on the role's own resource) stays stopped: a re-run does not start it."""
     node = inv.node(inv.group("storage")[0])
-    stopped = lab_vms.resource(lab_vms.vms()[-1]["name"])
+    stopped_vm = lab_vms.vms()[-1]["name"]
+    stopped = lab_vms.resource(stopped_vm)
     node.check_output("crm_resource --resource %s --meta --set-parameter target-role --parameter-value Stopped", stopped)
     node.check_output("crm_resource --wait --timeout 60s")
     foreign_resource = '<primitive id="admin-dummy" class="ocf" provider="pacemaker" type="Dummy"/>'
@@ -115,11 +116,11 @@ def test_a_rerun_restores_what_the_role_owns_and_keeps_the_rest(inv, tmp_path):
         assert "admin-dummy" in node.check_output("cibadmin --query --scope resources")
         assert "admin-dummy-avoids-servdb" in node.check_output("cibadmin --query --scope constraints")
         assert node.check_output("crm_resource --resource %s --meta --get-parameter target-role", stopped) == "Stopped"
-        assert lab_vms.running_on(lab_vms.vms()[-1]["name"]) == []
+        assert lab_vms.running_on(stopped_vm) == []
     finally:
         node.run("crm_resource --resource %s --meta --delete-parameter target-role", stopped)
         node.run("cibadmin --delete --xml-text '<rsc_location id=\"admin-dummy-avoids-servdb\"/>'")
         node.run("crm_resource --resource admin-dummy --set-parameter target-role --meta --parameter-value Stopped")
         node.run("crm_resource --wait --timeout 30s")
         node.run("cibadmin --delete --xml-text '<primitive id=\"admin-dummy\"/>'")
-    lab_vms.wait_for_http(lab_vms.vms()[-1]["name"], timeout=120)
+    lab_vms.wait_for_http(stopped_vm, timeout=120)
