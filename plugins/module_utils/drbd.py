@@ -21,6 +21,10 @@ What the real tools do, and these functions follow:
   UUID 0000000000000004 (UUID_JUST_CREATED).
 * ``drbdadm -d adjust RES`` prints the commands adjust would run, one a
   line; nothing when the running resource matches its configuration.
+* Those commands carry the peers' shared secret (``--shared-secret=``,
+  shell-quoted), and so does drbdadm's message when one of them fails
+  ("Command '...' terminated with exit code 10"); ``drbdadm dump`` prints
+  the configuration's ``shared-secret "...";``.
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -57,6 +61,11 @@ _COUNTER = re.compile(r"\b([a-z]+):(\S+)")
 _PROGRESS = re.compile(r"sync'ed:\s*([\d.]+)%")
 _FINISH = re.compile(r"finish:\s*(\d+):(\d+):(\d+)")
 _HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
+# drbdadm prints the option shell-quoted (``two\ words``); the
+# configuration quotes the value with double quotes.
+_SECRET_OPTION = re.compile(r"""(--shared-secret=)(?:'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^\s'"\\])+""")
+_SECRET_STATEMENT = re.compile(r"""(\bshared-secret\s+)("(?:[^"\\]|\\.)*"|[^\s;]+)""")
+REDACTED = "********"
 
 
 class DrbdOutputError(ValueError):
@@ -140,18 +149,6 @@ def parse_adjust_dry_run(text):
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def parse_wipefs(text):
-    """``wipefs --no-act --noheadings --output TYPE,LABEL DEV`` ->
-    ``[{"type": ..., "label": ...}]`` (what signatures the device holds)."""
-    found = []
-    for line in (text or "").splitlines():
-        if not line.strip():
-            continue
-        parts = line.split(None, 1)
-        found.append(dict(type=parts[0], label=parts[1].strip() if len(parts) > 1 else ""))
-    return found
-
-
 def is_connected(status):
     """True when a minor's status (from parse_proc_drbd) shows its peer connected."""
     return bool(status) and status.get("cstate") in CONNECTED_STATES
@@ -179,14 +176,18 @@ def describe(status):
     return text
 
 
-def data_refusal(device, signatures, first_bytes_zero):
-    """Why a backing device must not get new metadata, or '' when it may:
-    a device with a file system, partition table or other signature, or
-    with anything but zeros at its start, holds data."""
-    if signatures:
-        what = ", ".join("%s%s" % (sig["type"], (" labelled %r" % sig["label"]) if sig["label"] else "")
-                         for sig in signatures)
-        return "%s holds data (%s)" % (device, what)
-    if not first_bytes_zero:
-        return "%s holds data (its first MiB is not zeros)" % device
-    return ""
+def redact_secrets(value):
+    """``value`` with every DRBD shared secret replaced by ********: the
+    value of ``--shared-secret=`` (as ``drbdadm -d adjust`` prints it, and
+    drbdadm when a drbdsetup command fails) and of ``shared-secret "..."``
+    (the configuration, ``drbdadm dump``). Strings, and the strings inside
+    lists, tuples and dicts; anything else as it is."""
+    if isinstance(value, str):
+        value = _SECRET_OPTION.sub(r"\1" + REDACTED, value)
+        return _SECRET_STATEMENT.sub(lambda found: found.group(1) + (
+            '"%s"' % REDACTED if found.group(2).startswith('"') else REDACTED), value)
+    if isinstance(value, dict):
+        return dict((key, redact_secrets(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_secrets(item) for item in value)
+    return value

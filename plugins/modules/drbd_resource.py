@@ -16,9 +16,10 @@ description:
   - Works on one resource of the DRBD configuration (C(/etc/drbd.conf) and C(/etc/drbd.d/)), which must
     already name this host. Written for the kernel's DRBD 8.4 (Debian 12) driven by drbd-utils 9.
   - Metadata is created (C(drbdadm create-md)) only when the backing device holds none. Before that the
-    device is read, and a device that holds a file system, a partition table or any other signature
-    (C(wipefs)), or anything but zeros in its first MiB, is refused unless O(initialize_nonempty=true).
-    A device that already holds DRBD metadata is never re-initialized.
+    device is read the way M(havirt.cluster.blank_device) reads it, and a device that holds anything (a
+    file system, a partition table and what its partitions hold, any other signature C(wipefs) or
+    C(blkid) finds, or anything but zeros in its first or last MiB) is refused, naming what is there,
+    unless O(initialize_nonempty=true). A device that already holds DRBD metadata is never re-initialized.
   - The resource is then brought up and adjusted to its configuration (C(drbdadm adjust)), only when
     C(drbdadm -d adjust) says something differs.
   - With O(initial_sync_source=true), and only for a brand-new resource (connected, both disks
@@ -29,10 +30,12 @@ description:
     primary.
 notes:
   - Run it on both nodes of the resource; the node with O(initial_sync_source=true) after both are up.
+  - The peers' shared secret is replaced by C(********) in everything the module returns and in its
+    failure messages (C(drbdadm) prints it in the commands it runs and in their errors).
   - Check mode reads everything and reports what would run (C(drbdadm -d adjust)); it creates no metadata
     and changes nothing.
 requirements:
-  - drbd-utils, and a kernel with the drbd module loaded.
+  - drbd-utils, and a kernel with the drbd module loaded; util-linux (C(wipefs), C(blkid), C(partx)).
 attributes:
   check_mode:
     description: Reads the state and returns what would be done, without doing it.
@@ -117,7 +120,8 @@ adjust_commands:
   returned: always
   type: list
   elements: str
-  sample: ["drbdsetup-84 new-resource passata", "drbdsetup-84 connect passata ipv4:10.210.3.11:7789 ipv4:10.210.3.12:7789 --protocol=C"]
+  sample: ["drbdsetup-84 new-resource passata",
+           "drbdsetup-84 connect passata ipv4:10.210.3.11:7789 ipv4:10.210.3.12:7789 --shared-secret=******** --protocol=C"]
 initial_sync:
   description: Whether this node started the first full sync, or why not.
   returned: always
@@ -147,12 +151,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    DrbdOutputError, data_refusal, describe, is_connected, needs_initial_sync, no_metadata,
-    not_in_config, parse_adjust_dry_run, parse_gi, parse_proc_drbd, parse_wipefs)
+    DrbdOutputError, describe, is_connected, needs_initial_sync, no_metadata,
+    not_in_config, parse_adjust_dry_run, parse_gi, parse_proc_drbd, redact_secrets)
 
 PROC_DRBD = "/proc/drbd"
-ZERO_CHECK_BYTES = 1024 * 1024
 
 
 class DrbdFailure(Exception):
@@ -160,7 +164,7 @@ class DrbdFailure(Exception):
 
 
 class Drbd(object):
-    """Runs drbdadm and wipefs, reads /proc/drbd; records what it changed."""
+    """Runs drbdadm, reads /proc/drbd; records what it changed."""
 
     def __init__(self, module, name):
         self.module = module
@@ -221,20 +225,6 @@ class Drbd(object):
         raise DrbdFailure("cannot read the metadata of %s (drbdadm get-gi and dump-md rc %s): %s"
                           % (self.name, rc, (err or out).strip()))
 
-    def signatures(self, device):
-        wipefs = self.module.get_bin_path("wipefs")
-        if not wipefs:
-            raise DrbdFailure("wipefs was not found: install the util-linux package")
-        rc, out, err = self.module.run_command([wipefs, "--no-act", "--noheadings", "--output", "TYPE,LABEL", device])
-        if rc != 0:
-            raise DrbdFailure("cannot read the signatures of %s (wipefs rc %s): %s" % (device, rc, err.strip()))
-        return parse_wipefs(out)
-
-
-def first_bytes_zero(device, size=ZERO_CHECK_BYTES):
-    with open(device, "rb") as handle:
-        data = handle.read(size)
-    return data.count(b"\0") == len(data)
 
 
 def ensure_metadata(module, tool, backing):
@@ -246,10 +236,10 @@ def ensure_metadata(module, tool, backing):
         raise DrbdFailure("the backing device %s of %s does not exist on this host: nothing was changed"
                           % (backing, tool.name))
     try:
-        zero = first_bytes_zero(backing)
-    except (IOError, OSError) as exc:
-        raise DrbdFailure("cannot read the backing device %s of %s: %s" % (backing, tool.name, exc))
-    refusal = data_refusal(backing, tool.signatures(backing), zero)
+        holds = probe(module, backing)["holds"]
+    except BlockdevError as exc:
+        raise DrbdFailure("cannot check the backing device %s of %s: %s" % (backing, tool.name, exc))
+    refusal = "%s holds data (%s)" % (backing, "; ".join(holds)) if holds else ""
     if refusal and not module.params["initialize_nonempty"]:
         raise DrbdFailure(
             "%s: no DRBD metadata was created for %s and nothing was changed. DRBD would keep its metadata at the end "
@@ -295,7 +285,7 @@ def main():
     try:
         tool = Drbd(module, params["name"])
     except DrbdFailure as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(**redact_secrets(dict(result, msg=str(exc))))
     try:
         backing = tool.config_value("ll-dev")
         device = tool.config_value("dev")
@@ -339,13 +329,14 @@ def main():
                 else:
                     result["initial_sync"] = "not needed (%s)" % describe(after)
     except DrbdFailure as exc:
-        module.fail_json(msg=str(exc), commands=tool.ran, **result)
+        # drbdadm names the drbdsetup command that failed, shared secret included.
+        module.fail_json(**redact_secrets(dict(result, msg=str(exc), commands=tool.ran)))
 
     result.update(status=after, summary=describe(after), commands=tool.ran)
     if module._diff:
         result["diff"] = dict(before="%s: %s\n" % (tool.name, describe(before)),
                               after="%s: %s\n" % (tool.name, describe(after)))
-    module.exit_json(**result)
+    module.exit_json(**redact_secrets(result))
 
 
 if __name__ == "__main__":

@@ -257,7 +257,7 @@ def test_a_backing_device_that_holds_data_is_never_initialized(inv, tmp_path):
         )
         output = " ".join((run.stdout + run.stderr).split())
         assert run.returncode != 0, output
-        assert "holds data (ext4 labelled 'precious')" in output, output[-2000:]
+        assert "holds data (ext4 file system labelled 'precious')" in output, output[-2000:]
         assert "drbd_initialize_nonempty" in output
         for node in nodes:
             host = inv.node(node)

@@ -1,12 +1,14 @@
 """The VM lab: real kernels. After site.yml: each hypervisor's kernel
 initiator is logged in to servdb with CHAP, /cluster is OCFS2 on both and
 shares its data, an initiator outside the ACL is refused, and a disk that
-holds another file system is never formatted. A hypervisor that reboots
-(reset by the fence agent) brings its session and /cluster back by itself:
-tests/test_drbd.py checks that after its hard crash, the same reboot."""
+holds another file system or a partition table is never formatted. A
+hypervisor that reboots (reset by the fence agent) brings its session and
+/cluster back by itself: tests/test_drbd.py checks that after its hard
+crash, the same reboot."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -159,30 +161,75 @@ def test_initiator_outside_the_acl_cannot_log_in(inv, portal, case):
     assert "LOGGED_IN" in _session(inv, hypervisor, portal)
 
 
+# Made on a hypervisor, which has no gdisk: systemd-repart writes the GPT,
+# mkfs.ext4 fills partition 1 in place (-E offset), with a file in it.
+_GPT_WITH_EXT4 = (
+    "rm -rf /root/havirt-gpt.d && mkdir -p /root/havirt-gpt.d/content"
+    " && echo precious > /root/havirt-gpt.d/content/precious.txt"
+    " && printf '[Partition]\\nType=linux-generic\\nLabel=precious\\n' > /root/havirt-gpt.d/10-data.conf"
+    " && truncate -s 64M {image}"
+    " && systemd-repart --empty=force --dry-run=no --definitions=/root/havirt-gpt.d {image} >/dev/null 2>&1"
+    " && set -- $(partx --show --noheadings --output START,SECTORS {image})"
+    " && mkfs.ext4 -q -F -L precious -d /root/havirt-gpt.d/content -E offset=$(($1 * 512)) {image} $(($2 / 2))k"
+)
+
+
+def _failure(stdout, host):
+    """The result of the task that failed on `host` (the default callback,
+    result format json, prints it on its `fatal:` line)."""
+    prefix = f"fatal: [{host}]: FAILED! => "
+    lines = [line for line in stdout.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1, stdout[-3000:]
+    return json.loads(lines[0][len(prefix):])
+
+
 def test_disk_with_another_file_system_is_never_formatted(inv, tmp_path):
-    """The ocfs2 role pointed at a disk that holds ext4 fails with a message
-    that names it, and the disk is untouched."""
-    hypervisor = inv.group("hypervisors")[0]
-    host = inv.node(hypervisor)
+    """The ocfs2 role pointed, in one run, at a disk that holds ext4 (first
+    hypervisor) and at a disk that holds a GPT whose partition holds ext4
+    (second: blkid on the whole disk shows no TYPE there) fails on both with
+    a message naming what is there, and both disks are bit for bit as they
+    were."""
+    first, second = inv.group("hypervisors")[:2]
     image = "/root/havirt-precious.img"
-    host.check_output("truncate -s 64M %s && mkfs.ext4 -q -F -L precious %s", image, image)
-    device = host.check_output("losetup --find --show %s", image)
+    make = {first: f"truncate -s 64M {image} && mkfs.ext4 -q -F -L precious {image}",
+            second: _GPT_WITH_EXT4.format(image=image)}
+    devices = {}
     try:
-        before = host.check_output("sha256sum %s", device).split()[0]
+        for name, script in make.items():
+            host = inv.node(name)
+            host.check_output(script)
+            devices[name] = host.check_output("losetup --find --show %s", image)
+        before = {name: inv.node(name).check_output("sha256sum %s", device).split()[0]
+                  for name, device in devices.items()}
         playbook = tmp_path / "ocfs2-only.yml"
         playbook.write_text(
-            f"- name: Only the ocfs2 role\n  hosts: {hypervisor}\n  gather_facts: false\n"
+            f"- name: Only the ocfs2 role\n  hosts: {first},{second}\n  gather_facts: false\n"
             "  roles:\n    - role: havirt.cluster.ocfs2\n")
+        # Each hypervisor its own disk (extra vars are templated per host).
+        device_var = "{{ %s[inventory_hostname] }}" % json.dumps(devices)
         run = subprocess.run(
-            ["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook), "-e", f"ocfs2_device={device}"],
-            cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=900,
+            ["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook),
+             "-e", json.dumps({"ocfs2_device": device_var})],
+            # One JSON result on each fatal: line, whatever ansible.cfg says.
+            cwd=inv.PROJECT, env=inv.clean_env(ANSIBLE_CALLBACK_RESULT_FORMAT="json"), capture_output=True,
+            text=True, timeout=900,
         )
-        output = " ".join((run.stdout + run.stderr).split())
-        assert run.returncode != 0, output
-        assert f"{device} on {hypervisor} already holds a ext4 file system labelled precious" in output, output
-        assert "ocfs2_force_format: true" in output
-        assert host.check_output("blkid -p -o value -s TYPE %s", device) == "ext4"
-        assert host.check_output("sha256sum %s", device).split()[0] == before
+        assert run.returncode != 0, run.stdout[-3000:]
+        hint = "Nothing was changed. If its data may be destroyed, set ocfs2_force_format: true for one run."
+        ext4 = _failure(run.stdout, first)
+        assert ext4["msg"] == (f"{devices[first]} is neither blank nor only ocfs2: it holds: ext4 file system "
+                               f"labelled 'precious'. {hint}"), ext4
+        gpt = _failure(run.stdout, second)
+        assert gpt["msg"].startswith(f"{devices[second]} is neither blank nor only ocfs2: it holds: gpt partition "
+                                     "table; partition 1 ("), gpt
+        assert gpt["msg"].endswith(f"): ext4 file system labelled 'precious'. {hint}"), gpt
+        assert inv.node(first).check_output("blkid -p -o value -s TYPE %s", devices[first]) == "ext4"
+        assert inv.node(second).check_output("blkid -p -o value -s PTTYPE %s", devices[second]) == "gpt"
+        for name, device in devices.items():
+            assert inv.node(name).check_output("sha256sum %s", device).split()[0] == before[name], name
     finally:
-        host.run("losetup -d %s", device)
-        host.run("rm -f %s", image)
+        for name in make:
+            host = inv.node(name)
+            if name in devices:
+                host.run("losetup -d %s", devices[name])
+            host.run("rm -rf %s /root/havirt-gpt.d", image)

@@ -80,16 +80,44 @@ def test_adjust_dry_run_lists_commands():
     assert m.parse_adjust_dry_run("") == []
 
 
-def test_wipefs_signatures():
-    assert m.parse_wipefs(text("wipefs_ext4.txt")) == [{"type": "ext4", "label": "precious"}]
-    assert m.parse_wipefs("") == []
-    assert m.parse_wipefs("dos\n") == [{"type": "dos", "label": ""}]
+def test_adjust_dry_run_with_the_shared_secret_redacted():
+    commands = m.redact_secrets(m.parse_adjust_dry_run(text("adjust_dry_run_down_shared_secret.txt")))
+    assert commands[-1] == (
+        "/lib/drbd/drbdsetup-84 connect r0 ipv4:127.0.0.1:7789 ipv4:10.0.2.16:7789 --verify-alg=sha256 "
+        "--shared-secret=******** --cram-hmac-alg=sha256 --allow-two-primaries=no --protocol=C")
+    assert commands[:4] == m.parse_adjust_dry_run(text("adjust_dry_run_down_shared_secret.txt"))[:4]
 
 
-def test_data_refusal_names_what_is_there():
-    assert m.data_refusal("/dev/vdb", [], True) == ""
-    assert "ext4 labelled 'precious'" in m.data_refusal("/dev/vdb", [{"type": "ext4", "label": "precious"}], True)
-    assert "first MiB is not zeros" in m.data_refusal("/dev/vdb", [], False)
+@pytest.mark.parametrize("name, secret", [
+    ("adjust_dry_run_down_shared_secret.txt", "vmlab-only-drbd-secret"),
+    # drbdadm shell-quotes the option: --shared-secret=two\ words
+    ("adjust_dry_run_down_shared_secret_with_space.txt", "words"),
+    # A failed drbdsetup command, named whole in drbdadm's message.
+    ("connect_no_module_shared_secret.stderr", "vmlab-only-drbd-secret"),
+    # The configuration: shared-secret "two words";
+    ("dump_all_shared_secret_with_space.txt", "words"),
+])
+def test_redact_secrets_leaves_no_secret(name, secret):
+    original = text(name)
+    redacted = m.redact_secrets(original)
+    assert secret in original and secret not in redacted and "********" in redacted
+    # Everything else is kept.
+    assert redacted.count("\n") == original.count("\n")
+    assert ("--cram-hmac-alg=sha256" in redacted) or ("cram-hmac-alg    sha256;" in redacted)
+
+
+def test_redact_secrets_in_the_configuration_keeps_its_syntax():
+    assert 'shared-secret    "********";' in m.redact_secrets(text("dump_all_shared_secret_with_space.txt"))
+    assert m.redact_secrets("shared-secret plain;") == "shared-secret ********;"
+
+
+def test_redact_secrets_goes_through_results():
+    line = text("connect_no_module_shared_secret.stderr").splitlines()[-1]
+    result = m.redact_secrets(dict(msg=line, commands=[line], status={}, changed=True, nested=(line,)))
+    assert "vmlab-only-drbd-secret" not in repr(result)
+    assert result["changed"] is True and result["status"] == {} and isinstance(result["nested"], tuple)
+    assert result["msg"].endswith("--shared-secret=******** --cram-hmac-alg=sha256 --allow-two-primaries=no "
+                                  "--protocol=C' terminated with exit code 20")
 
 
 def status(cstate, disk, peer_disk):

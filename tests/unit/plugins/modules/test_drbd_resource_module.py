@@ -4,12 +4,14 @@ as files. The normal flow is proven for real in the VM lab (molecule/vmlab)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from ansible_collections.havirt.cluster.plugins.modules import drbd_resource
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "drbd"
+BLOCKDEV = Path(__file__).parents[1] / "module_utils" / "fixtures" / "blockdev"
 DRBDADM = "/usr/sbin/drbdadm"
 
 
@@ -17,11 +19,26 @@ def text(name):
     return (FIXTURES / name).read_text()
 
 
+def device(name):
+    """What wipefs, blkid and partx printed for the disk image NAME
+    (fixtures/blockdev), as answers for the lab below."""
+    def captured(tool):
+        def read(suffix, default):
+            path = BLOCKDEV / f"{name}.{tool}.{suffix}"
+            return path.read_text() if path.exists() else default
+        return int(read("rc", "0")), read("stdout", ""), read("stderr", "")
+    return dict(wipefs=captured("wipefs"), blkid=captured("blkid"), partx=captured("partx"),
+                part_blkid=captured("part1.blkid"))
+
+
 @pytest.fixture
 def lab(run_module, tmp_path, monkeypatch):
     """lab(args, proc=..., answers=..., disk=bytes) -> (kind, result, calls).
-    ``answers`` maps the drbdadm arguments (joined) to (rc, stdout, stderr);
-    sh-* answer with the backing file, minor 1 and /dev/drbd1."""
+    ``answers`` maps the drbdadm arguments (joined) to (rc, stdout, stderr),
+    and wipefs, blkid, partx and part_blkid (blkid on a partition) to what
+    they print (default: the all-zeros image's); sh-* answer with the
+    backing file, minor 1 and /dev/drbd1. get_bin_path finds every tool at
+    DRBDADM: the arguments tell them apart."""
     proc = tmp_path / "drbd"
     monkeypatch.setattr(drbd_resource, "PROC_DRBD", str(proc))
     backing = tmp_path / "backing"
@@ -35,8 +52,14 @@ def lab(run_module, tmp_path, monkeypatch):
 
         def run_command(argv, _data):
             calls.append(argv)
+            blank = device("zeros")
             if "--no-act" in argv:
-                return answers.get("wipefs", (0, "", ""))
+                return answers.get("wipefs", blank["wipefs"])
+            if "--pairs" in argv:
+                return answers.get("partx", blank["partx"])
+            if "--probe" in argv:
+                key = "part_blkid" if "--offset" in argv else "blkid"
+                return answers.get(key, blank[key])
             if argv[0] == DRBDADM:
                 key = " ".join(argv[1:])
                 if key in ("adjust r0",) and proc_after is not None:
@@ -72,20 +95,52 @@ def test_check_mode_changes_nothing_and_says_what_it_would_do(lab):
 
 
 def test_a_device_with_a_file_system_is_refused(lab):
-    kind, result, changing = lab({}, LOADED, dict(NO_MD, wipefs=(0, text("wipefs_ext4.txt"), "")))
+    kind, result, changing = lab({}, LOADED, dict(NO_MD, **device("ext4")), disk=b"\0" * 1080 + b"\x53\xef")
     assert kind == "fail" and changing == []
-    assert "holds data (ext4 labelled 'precious')" in result["msg"] and "nothing was changed" in result["msg"]
+    assert "holds data (ext4 file system labelled 'precious'): no DRBD metadata was created for r0 and nothing was " \
+           "changed" in result["msg"]
+    assert "set initialize_nonempty (drbd_initialize_nonempty in the role) for one run" in result["msg"]
+
+
+def test_a_partitioned_device_is_refused_naming_what_its_partition_holds(lab):
+    kind, result, changing = lab({}, LOADED, dict(NO_MD, **device("gpt-ext4")))
+    assert kind == "fail" and changing == []
+    assert "holds data (gpt partition table; partition 1 (63 MiB at 1 MiB): ext4 file system labelled 'data')" \
+        in result["msg"]
 
 
 def test_a_device_with_data_but_no_signature_is_refused(lab):
     kind, result, changing = lab({}, LOADED, NO_MD, disk=b"\0" * 100 + b"token-41" + b"\0" * 100)
-    assert kind == "fail" and changing == [] and "first MiB is not zeros" in result["msg"]
+    assert kind == "fail" and changing == []
+    assert "holds data (non-zero bytes in the whole device (208 bytes))" in result["msg"]
+
+
+def test_data_only_at_the_end_of_the_device_is_refused(lab):
+    kind, result, changing = lab({}, LOADED, NO_MD, disk=b"\0" * (4 * 1024 * 1024) + b"token-41")
+    assert kind == "fail" and changing == [] and "holds data (non-zero bytes in the last MiB)" in result["msg"]
 
 
 def test_initialize_nonempty_overrides_the_refusal(lab):
-    kind, result, changing = lab({"initialize_nonempty": True}, LOADED,
-                                 dict(NO_MD, wipefs=(0, text("wipefs_ext4.txt"), "")))
+    kind, result, changing = lab({"initialize_nonempty": True}, LOADED, dict(NO_MD, **device("ext4")))
     assert kind == "exit" and result["created_metadata"] and ["create-md", "--force", "r0"] in changing
+
+
+def test_the_shared_secret_is_never_returned(lab):
+    adjust = text("adjust_dry_run_down_shared_secret.txt")
+    kind, result, changing = lab({}, LOADED, dict(NO_MD, **{"-d adjust r0": (0, adjust, "")}), proc_after=UP)
+    assert kind == "exit" and changing == [["create-md", "--force", "r0"], ["adjust", "r0"]]
+    assert "vmlab-only-drbd-secret" not in json.dumps(result)
+    assert result["adjust_commands"][-1].startswith("/lib/drbd/drbdsetup-84 connect r0 ")
+    assert "--shared-secret=******** --cram-hmac-alg=sha256" in result["adjust_commands"][-1]
+
+
+def test_the_shared_secret_is_not_in_a_failure(lab):
+    adjust = text("adjust_dry_run_down_shared_secret.txt")
+    kind, result, changing = lab({}, UP, {"-d adjust r0": (0, adjust, ""),
+                                          "adjust r0": (10, "", text("connect_no_module_shared_secret.stderr"))})
+    assert kind == "fail" and changing == [["adjust", "r0"]]
+    assert "vmlab-only-drbd-secret" not in json.dumps(result)
+    assert "terminated with exit code 20" in result["msg"] and "--shared-secret=********" in result["msg"]
 
 
 def test_existing_metadata_is_never_recreated(lab):
@@ -156,4 +211,5 @@ def test_a_configuration_file_to_check_is_read_instead_of_the_installed_one(run_
     kind, result = run_module(drbd_resource.main, dict(name="r0", config_file="/tmp/scratch/drbd.conf"), run_command,
                               DRBDADM, check_mode=True)
     assert kind == "exit" and result["created_metadata"]
-    assert all(c[1:3] == ["--config-file", "/tmp/scratch/drbd.conf"] for c in calls if "--no-act" not in c)
+    drbdadm = [c for c in calls if not {"--no-act", "--probe"} & set(c)]
+    assert drbdadm and all(c[1:3] == ["--config-file", "/tmp/scratch/drbd.conf"] for c in drbdadm)
