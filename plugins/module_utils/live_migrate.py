@@ -10,6 +10,8 @@ VIR_MIGRATE_PARAM_*), checked against the binding by the unit tests."""
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import ipaddress
+
 VIR_MIGRATE_LIVE = 1
 VIR_MIGRATE_PEER2PEER = 2
 VIR_MIGRATE_TUNNELLED = 4
@@ -50,6 +52,20 @@ def migration_flags(options):
     return flags
 
 
+def uri_host(address):
+    """An address or host name as the host of a URI (RFC 3986): an IPv6
+    address in brackets (tcp://[fd00::11], not tcp://fd00::11, which
+    reads as host fd00 and port :11), anything else as it is."""
+    text = address.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return text
+    try:
+        literal = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    return "[%s]" % text if literal.version == 6 else text
+
+
 def migration_params(options):
     """virDomainMigrateToURI3 parameters from the options (only those set)."""
     params = {}
@@ -59,7 +75,7 @@ def migration_params(options):
         params[PARAM_PARALLEL_CONNECTIONS] = int(options["parallel_connections"])
     # A tunnelled stream goes through the libvirt connection: no URI of its own.
     if options.get("migrate_address") and not options.get("tunnelled"):
-        params[PARAM_URI] = "tcp://%s" % options["migrate_address"]
+        params[PARAM_URI] = "tcp://%s" % uri_host(options["migrate_address"])
     return params
 
 

@@ -49,7 +49,9 @@ options:
     type: str
     default: qemu+tls://DESTINATION/system
   migrate_address:
-    description: Address of the destination on the cluster network, for the migration stream.
+    description:
+      - Address (or host name) of the destination on the cluster network, for the migration stream
+        (libvirt's migration URI C(tcp://ADDRESS); an IPv6 address goes into it in brackets).
     type: str
   tls:
     description: Encrypt the migration stream with QEMU's TLS (the xen_migration role sets it up).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab import inventory
+from tests.lab import inventory, probes
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +39,8 @@ def portal(inv):  # pylint: disable=redefined-outer-name
 
 
 @pytest.fixture(scope="session")
-def probe_tools(inv):
+def probe_tools(inv):  # pylint: disable=redefined-outer-name
     """ping and curl on the storage node: the probes that watch the guests
-    from outside (not part of the cluster)."""
-    for name in inv.group("storage"):
-        inv.node(name).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping curl >/dev/null")
+    from outside (not part of the cluster; the benchmarks install them
+    with the same function)."""
+    probes.ensure(inv.group("storage"), probes.GUESTS)

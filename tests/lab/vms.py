@@ -17,6 +17,13 @@ def vm_spec(name: str) -> dict:
     return next(v for v in vms() if v["name"] == name)
 
 
+def disk_lun(vm: str) -> dict:
+    """The storage node's LUN that holds the VM's iSCSI disk: its entry of
+    iscsi_target_luns (path, size), LUN n being the list's n-th."""
+    storage = inv.group("storage")[0]
+    return inv.role_var(storage, "iscsi_target", "iscsi_target_luns")[vm_spec(vm)["disk"]["lun"] - 1]
+
+
 def resource(vm: str) -> str:
     """The VM's resource id in the cluster manager (pacemaker role)."""
     prefix = inv.hostvars(inv.group("hypervisors")[0]).get("havirt_vms_resource_prefix", "vm-")

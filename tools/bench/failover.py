@@ -30,6 +30,7 @@ sys.path.insert(0, str(PROJECT))
 
 from tests.lab import failover as fo  # noqa: E402
 from tests.lab import inventory as inv  # noqa: E402
+from tests.lab import probes  # noqa: E402
 
 # The first source's measurements (seeds: SUMMARY.md): a physical reboot
 # of a hypervisor until its VMs answered, a cold move of a VM by hand, and
@@ -43,6 +44,9 @@ def main() -> int:
     parser.add_argument("--output", default=str(PROJECT / "bench" / "results" / "failover.json"))
     args = parser.parse_args()
 
+    # curl on the storage node: each VM's first answer and its disk token
+    # are read from there (the tests' probe tools, installed where missing).
+    probes.ensure(inv.group("storage"), probes.GUESTS)
     fo.wait_settled()
     runs = []
     with fo.Watch() as watch:

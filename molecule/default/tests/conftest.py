@@ -1,4 +1,7 @@
-"""Fixtures for the container lab's verify step (inventories/lab)."""
+"""Fixtures for the container lab's verify step (inventories/lab), and the
+order its test files run in (tests/lab/order.py: read-only files first,
+then those that change the cluster in a set order, the storage node's
+restart last; a file in no list stops the run at collection)."""
 
 from __future__ import annotations
 
@@ -7,15 +10,24 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))
+
+from tests.lab import order, probes  # noqa: E402
 
 pytest_plugins = ["tests.lab.fixtures"]
+
+
+def pytest_collection_modifyitems(items):
+    try:
+        order.reorder(items, lambda item: item.path.parent == HERE, lambda item: item.path.name,
+                      order.CONTAINER_LAB, "CONTAINER_LAB in tests/lab/order.py")
+    except order.UnorderedTestFile as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
 def libiscsi_tools(inv):
     """libiscsi's tools are the lab's probe, not part of the cluster: the
     test installs them on the nodes itself."""
-    for name in inv.group("cluster"):
-        inv.node(name).check_output("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libiscsi-bin")
-
+    probes.ensure(inv.group("cluster"), probes.ISCSI)

@@ -1,5 +1,6 @@
 """Restarts: the storage target comes back by itself after its service and
-its whole node restart. Runs last (file order): it restarts servdb."""
+its whole node restart. It restarts servdb: the last file to run
+(CONTAINER_LAB in tests/lab/order.py, enforced by conftest.py)."""
 
 from __future__ import annotations
 

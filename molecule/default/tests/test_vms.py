@@ -4,9 +4,12 @@ client, on the guests' bridge, answering servdb on its own address."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.lab.vms import defined_on, http_get, running_on, vm_spec, vms
+from tests.lab.sizes import truncate_bytes
+from tests.lab.vms import defined_on, disk_lun, http_get, running_on, vm_spec, vms
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 NAMES = [v["name"] for v in vms()]
@@ -37,8 +40,9 @@ def test_disk_is_its_iscsi_lun_opened_by_qemu(inv, vm):
     assert f"<iqn name='{hv['havirt_vms_iscsi_initiator_name']}'/>" in xml
     assert "usage='havirt-iscsi-chap'" in xml
     # QEMU's iSCSI session to the target is real: the LUN's size is the inventory's.
-    size = host.check_output("virsh domblkinfo %s vda --human", vm)
-    assert "Capacity:       64.000 MiB" in size, size
+    size = host.check_output("virsh domblkinfo %s vda", vm)
+    capacity = re.search(r"^Capacity:\s+(\d+)$", size, re.M)
+    assert capacity and int(capacity.group(1)) == truncate_bytes(disk_lun(vm)["size"]), (disk_lun(vm), size)
 
 
 @pytest.mark.parametrize("vm", NAMES)
@@ -65,10 +69,11 @@ def test_chap_secret_is_private(inv, hypervisor):
 
 def test_guest_bridge_has_the_inventory_nic_and_no_address(inv, hypervisor):
     host = inv.node(hypervisor)
-    hv = inv.hostvars(hypervisor)
-    port = host.check_output("ip -o link show master %s", hv.get("vms_bridge", "brguest"))
-    assert hv["vms_bridge_interface"] in port
-    assert host.check_output("ip -4 -o addr show dev brguest") == ""
+    bridge = inv.role_var(hypervisor, "vms", "vms_bridge")
+    port = host.check_output("ip -o link show master %s", bridge)
+    nic = inv.role_var(hypervisor, "vms", "vms_bridge_interface")
+    assert nic and nic in port, (nic, port)
+    assert host.check_output("ip -4 -o addr show dev %s", bridge) == ""
     # ... and the NICs of the guests running here are on it.
     guests_here = [vm for vm in NAMES if hypervisor in running_on(vm)]
     assert port.count("vnet") == len(guests_here), (port, guests_here)

@@ -1,4 +1,6 @@
-"""Fixtures for the VM lab's verify step (inventories/vmlab)."""
+"""Fixtures for the VM lab's verify step (inventories/vmlab), and the order
+its test files run in (tests/lab/order.py; a file in no list stops the run
+at collection)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,21 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HAVIRT_TEST_INVENTORY", str(ROOT / "inventories" / "vmlab"))
 
+from tests.lab import order  # noqa: E402
+
 pytest_plugins = ["tests.lab.fixtures"]
+
+
+def pytest_collection_modifyitems(items):
+    try:
+        order.reorder(items, lambda item: item.path.parent == HERE, lambda item: item.path.name,
+                      order.VM_LAB, "VM_LAB in tests/lab/order.py")
+    except order.UnorderedTestFile as exc:
+        raise pytest.UsageError(str(exc)) from None

@@ -58,6 +58,26 @@ def test_parameters():
     assert "PARALLEL" not in lm.flag_names(lm.migration_flags({"parallel_connections": 1}))
 
 
+@pytest.mark.parametrize("address,uri", [
+    ("10.0.0.2", "tcp://10.0.0.2"),
+    ("servvirt2", "tcp://servvirt2"),
+    ("fd00::11", "tcp://[fd00::11]"),
+    ("[fd00::11]", "tcp://[fd00::11]"),
+    ("2001:db8:0:0::11", "tcp://[2001:db8:0:0::11]"),
+    ("::ffff:10.0.0.2", "tcp://[::ffff:10.0.0.2]"),
+])
+def test_the_migration_uri_brackets_an_ipv6_address(address, uri):
+    assert lm.migration_params({"migrate_address": address})["migrate_uri"] == uri
+
+
+def test_the_migration_uri_reads_back_as_the_address():
+    """What a URI parser makes of it: the host is the whole address, no port."""
+    from urllib.parse import urlsplit
+    for address in ("fd00::11", "10.0.0.2", "servvirt2"):
+        parts = urlsplit(lm.migration_params({"migrate_address": address})["migrate_uri"])
+        assert (parts.hostname, parts.port) == (address, None)
+
+
 SOURCE = dict(name="servvirt1", hypervisor="QEMU", running=["passata"])
 GOOD = dict(name="servvirt2", role="hypervisor", reachable=True, hypervisor="QEMU", running=[],
             free_memory_kib=1 << 20, cpu_compatible=True, storage_missing=[])

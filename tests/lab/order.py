@@ -1,0 +1,102 @@
+"""The order in which each lab's verify step runs its test files.
+
+pytest runs files in the order it is given them, and Molecule gives them
+sorted by name: the order was an accident of the alphabet. Here it is
+written down. Each scenario's conftest.py sorts the collected tests by
+these lists (tests within a file keep their order), and a test file that
+is in no list stops the run at collection: a new file must be placed
+deliberately, above all one that changes the cluster.
+
+No Ansible or testinfra here: tests/repo/test_lab_order.py checks the
+lists against the directories offline."""
+
+from __future__ import annotations
+
+# The container lab (molecule/default/tests).
+CONTAINER_LAB = (
+    # 1. Read-only: they look at the converged cluster and change nothing
+    #    of it (what a test installs or writes for itself, a probe tool or
+    #    a scratch file, is not the cluster's). First, while the cluster is
+    #    exactly as converge and idempotence left it, and while every node
+    #    still has the network it was created with (apt works).
+    "test_drbd_config.py",
+    "test_iscsi_initiator.py",
+    "test_iscsi_target.py",
+    "test_ntp.py",
+    "test_ocfs2.py",
+    "test_secrets.py",  # reads the scenario's logs
+    "test_vms.py",  # a second start of each VM is refused: nothing starts
+    "test_xen_migration.py",
+    # 2. They change the cluster, in this order (the order they passed in
+    #    when they ran by name; only the storage node's restart moved, to
+    #    the end). Each one leaves the cluster converged for the next.
+    # site.yml with 25 broken inventories: each must be refused, and the
+    # nodes' files and the CIB are the same before and after the batch.
+    "test_bad_input.py",
+    # Kills the busiest hypervisor 5 times, cuts a cluster link, destroys a
+    # VM, restarts servdb; its module fixture waits until the cluster is
+    # settled and puts every VM back on its preferred hypervisor.
+    "test_failover.py",
+    # A Debian loopback line added, site.yml on one hypervisor: exactly one
+    # change there.
+    "test_hosts.py",
+    # site.yml from the built tarball: no change on any node.
+    "test_installed_collection.py",
+    # Needs guests running and answering: moves passata, kills a
+    # destination's libvirtd mid-migration, evacuates and restores a
+    # hypervisor (each VM back on its preferred one).
+    "test_migration.py",
+    # The role re-run over a drifted value, a foreign resource and a VM
+    # stopped by hand (started again at the end).
+    "test_pacemaker.py",
+    # Installs the migration SSH keys (left in place; tls stays the lab's
+    # transport), moves speedauth over SSH and back.
+    "test_ssh_transport.py",
+    # A failed action on a dummy resource, removed afterwards.
+    "test_status.py",
+    # Last: restarts tgt, then the whole storage node (the iSCSI target
+    # and a voting node) with no hands to bring anything back.
+    "test_restart.py",
+)
+
+# The VM lab (molecule/vmlab/tests): the read-only files first, then the
+# others in the order they passed in by name.
+VM_LAB = (
+    # Reads the scenario's logs (its playbooks' runs, not the tests').
+    "test_secrets.py",
+    # The iscsiadm module given the portal by name: no change expected.
+    "test_iscsiadm_portal.py",
+    # Builds on itself: its migration leaves the VM on the last
+    # hypervisor, whose hard crash (fenced, resynced) is then measured.
+    "test_drbd.py",
+    # The storage roles again: no change, even after that crash and resync.
+    "test_idempotence.py",
+    # Sessions, /cluster, time and names on every node (after the crash:
+    # the fenced node brought them back), then the target's restart.
+    "test_vmlab.py",
+)
+
+
+class UnorderedTestFile(Exception):
+    """A collected test file that is in no order list."""
+
+
+def sort_by_file(items: list, file_of, order: tuple[str, ...], where: str) -> list:
+    """`items` sorted by the position of their file (`file_of(item)`, a
+    file name) in `order`; items of one file keep their order. Raises
+    UnorderedTestFile naming every file that is not in `order`."""
+    rank = {name: position for position, name in enumerate(order)}
+    unknown = sorted({file_of(item) for item in items} - set(rank))
+    if unknown:
+        raise UnorderedTestFile(
+            f"test files in no order: {', '.join(unknown)}. Add each to {where}: with the read-only "
+            "files if it changes nothing of the cluster, otherwise among those that change it, after "
+            "what leaves the cluster as it needs it and before what it would disturb.")
+    return sorted(items, key=lambda item: rank[file_of(item)])
+
+
+def reorder(items: list, mine, file_of, order: tuple[str, ...], where: str) -> None:
+    """Sort, in place, the items for which `mine(item)` is true by
+    sort_by_file; the others keep their places."""
+    ordered = iter(sort_by_file([item for item in items if mine(item)], file_of, order, where))
+    items[:] = [next(ordered) if mine(item) else item for item in items]

@@ -1,0 +1,69 @@
+"""The order of the labs' test files (tests/lab/order.py): every test file
+of each scenario is placed, none twice, nothing listed is missing, the
+storage node's restart runs last, and the sort the conftest hooks apply
+keeps each file's tests together and in their order, and stops at a file
+in no list."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("lab_order", ROOT / "tests" / "lab" / "order.py")
+order = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(order)
+
+
+@pytest.mark.parametrize("scenario,files", [("default", order.CONTAINER_LAB), ("vmlab", order.VM_LAB)])
+def test_every_test_file_of_the_scenario_is_placed_once(scenario, files):
+    present = sorted(path.name for path in (ROOT / "molecule" / scenario / "tests").glob("test_*.py"))
+    assert len(set(files)) == len(files), files
+    assert sorted(files) == present, {"not placed": sorted(set(present) - set(files)),
+                                      "listed, no such file": sorted(set(files) - set(present))}
+
+
+def test_the_storage_node_restarts_last_and_after_every_other_state_change():
+    files = order.CONTAINER_LAB
+    assert files[-1] == "test_restart.py"
+    # The alphabet put it before these (the order Molecule passes files in).
+    assert sorted(files).index("test_restart.py") < sorted(files).index("test_ssh_transport.py")
+    # Read-only checks run before anything kills or moves.
+    for read_only in ("test_ntp.py", "test_vms.py", "test_xen_migration.py", "test_iscsi_target.py"):
+        for changing in ("test_bad_input.py", "test_failover.py", "test_migration.py", "test_restart.py"):
+            assert files.index(read_only) < files.index(changing), (read_only, changing)
+
+
+def _items(*names):
+    """Fake collected tests: (file, test) pairs."""
+    return [(name.split("::")[0], name) for name in names]
+
+
+def test_sort_keeps_each_files_tests_together_and_in_their_order():
+    items = _items("test_b.py::one", "test_a.py::one", "test_b.py::two", "test_c.py::one", "test_a.py::two")
+    ordered = order.sort_by_file(items, lambda item: item[0], ("test_c.py", "test_a.py", "test_b.py"), "X")
+    assert [name for _, name in ordered] == ["test_c.py::one", "test_a.py::one", "test_a.py::two",
+                                             "test_b.py::one", "test_b.py::two"]
+
+
+def test_a_file_in_no_list_stops_the_sort_and_is_named():
+    items = _items("test_a.py::one", "test_new.py::one", "test_other_new.py::x")
+    with pytest.raises(order.UnorderedTestFile) as failed:
+        order.sort_by_file(items, lambda item: item[0], ("test_a.py",), "CONTAINER_LAB in tests/lab/order.py")
+    assert "test_new.py, test_other_new.py" in str(failed.value)
+    assert "CONTAINER_LAB in tests/lab/order.py" in str(failed.value)
+
+
+def test_a_listed_file_that_was_not_collected_is_fine():
+    """Running one file (pytest test_vms.py) must not need the others."""
+    items = _items("test_b.py::one")
+    assert order.sort_by_file(items, lambda item: item[0], ("test_a.py", "test_b.py"), "X") == items
+
+
+def test_reorder_sorts_only_the_scenarios_items_in_place():
+    items = _items("other/test_z.py::one", "test_b.py::one", "test_a.py::one", "other/test_y.py::one")
+    order.reorder(items, lambda item: "/" not in item[0], lambda item: item[0], ("test_a.py", "test_b.py"), "X")
+    assert [name for _, name in items] == ["other/test_z.py::one", "test_a.py::one", "test_b.py::one",
+                                           "other/test_y.py::one"]
