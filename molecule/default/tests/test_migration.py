@@ -6,11 +6,15 @@ on its source, with nothing left behind."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import time
 
 import pytest
+
+from test_status import _status
 
 from tests.lab.vms import crm, defined_on, http_get, playbook, resource, running_on, vm_spec, vms, wait_for_http
 
@@ -136,6 +140,68 @@ def test_destination_libvirtd_killed_mid_migration(inv):
     # A re-run succeeds.
     _moved(inv, VM, destination)
     assert running_on(VM) == [destination]
+
+
+# The task whose header shows that the step before it is done (or, for
+# "migrating", under way): migrate.yml is killed there.
+KILLED_AFTER = {
+    "marked": "Allow two primaries for the move",
+    "migrating": "Migrate",
+    "migrated": "Settle the move",
+}
+
+
+@pytest.mark.parametrize("step", list(KILLED_AFTER))
+def test_a_move_killed_at_any_step_is_shown_and_settled_by_a_rerun(inv, step):
+    """migrate.yml SIGKILLed (as a lost SSH session or a killed terminal
+    would leave it) after marking the VM and putting it in maintenance,
+    during the live migration, and after it: status.yml names the VM as not
+    watched by the cluster, and running migrate.yml again for it settles the
+    move (the VM runs once, watched by the cluster, where the cluster says)."""
+    source = running_on(VM)[0]
+    destination = _other(inv, source)
+    wait_for_http(VM, timeout=120)
+    header = f"TASK [havirt.cluster.xen_migration : {KILLED_AFTER[step]}]"
+    proc = subprocess.Popen(
+        ["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={VM}", "-e", f"to={destination}",
+         # Slowed (8 MiB/s) only to be killed while the migration is surely under way.
+         "-e", f"xen_migration_bandwidth_mib={8 if step == 'migrating' else 0}"],
+        cwd=inv.PROJECT, env=inv.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(header):
+                break
+        else:
+            raise AssertionError("migrate.yml ended before " + header + "\n" + "".join(seen))
+        if step == "migrating":
+            deadline = time.monotonic() + 60
+            while "Unbounded" not in inv.node(source).run("virsh domjobinfo %s", VM).stdout:
+                assert time.monotonic() < deadline, "the migration never started"
+                time.sleep(0.2)
+            time.sleep(1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    meta = crm(inv, "--resource", resource(VM), "--meta", "--get-parameter", "maintenance")
+    assert meta.strip() == "true", meta
+    lines = _status()
+    line = next(line for line in lines if line.startswith(f"vm {VM}: "))
+    assert f"NOT WATCHED BY THE CLUSTER: a move {source} -> {destination} was interrupted, in maintenance" in line, lines
+
+    run = _moved(inv, VM, destination)
+    assert f"{VM}: an interrupted move {source} -> {destination} settled" in " ".join(_summary(run).split()), run.stdout
+    assert running_on(VM) == [destination]
+    for name in ("maintenance", "havirt-move"):
+        left = inv.node(inv.group("storage")[0]).run(
+            "crm_resource --resource %s --meta --get-parameter %s", resource(VM), name)
+        # An unset attribute: nothing on stdout ("not found" on stderr, rc 0).
+        assert left.stdout.strip() == "", f"{name} is still set: {left.stdout}"
+    assert f"running on: {destination}" in crm(inv, "--resource", resource(VM), "--locate")
+    wait_for_http(VM, timeout=60)
 
 
 def test_evacuate_and_restore(inv):

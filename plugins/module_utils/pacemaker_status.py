@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plain functions of the pacemaker_status module: the cluster as crm_mon
+and the CIB's resources section describe it, as data. No Ansible here, so
+unit tests feed them real ``crm_mon --output-as=xml`` and ``cibadmin
+--query --scope resources`` output.
+
+Only what a resource's meta attributes say is read from the CIB: its
+instance attributes may hold secrets (a fence device's password) and are
+never returned."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import xml.etree.ElementTree as ET
+
+# The meta attribute migrate.yml sets on a VM's resource (and its DRBD
+# clone) for the length of a move: "SOURCE:DESTINATION". Found on a
+# resource outside a move, it says a move was interrupted.
+MOVE_MARKER = "havirt-move"
+
+
+class StatusError(ValueError):
+    """Output that cannot be read; the message says why."""
+
+
+def _bool(value):
+    return (value or "").lower() == "true"
+
+
+def _xml(text, what):
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as error:
+        raise StatusError("%s is not well-formed XML: %s" % (what, error))
+
+
+def _resource(element, parent=None):
+    """One <resource> of crm_mon as a dict."""
+    return dict(
+        id=element.get("id"),
+        parent=parent,
+        agent=element.get("resource_agent", ""),
+        role=element.get("role", ""),
+        active=_bool(element.get("active")),
+        managed=_bool(element.get("managed", "true")),
+        maintenance=_bool(element.get("maintenance")),
+        failed=_bool(element.get("failed")),
+        blocked=_bool(element.get("blocked")),
+        nodes=[node.get("name") for node in element.findall("node")],
+    )
+
+
+def parse_crm_mon(text):
+    """``crm_mon --one-shot --output-as=xml`` -> dict with ``quorum``,
+    ``dc``, ``maintenance_mode``, ``nodes`` (name -> online, standby,
+    maintenance, unclean), ``resources`` (id -> a dict per primitive; a
+    clone's instances are merged into one entry under the clone's id too,
+    with every node it runs on and its promoted nodes), ``failures``."""
+    root = _xml(text, "crm_mon's output")
+    if root.tag != "pacemaker-result":
+        raise StatusError("crm_mon's output starts with <%s>, not <pacemaker-result>" % root.tag)
+    summary = root.find("summary")
+    dc = summary.find("current_dc") if summary is not None else None
+    options = summary.find("cluster_options") if summary is not None else None
+    status = dict(
+        quorum=dc is not None and _bool(dc.get("with_quorum")),
+        dc=dc.get("name", "") if dc is not None and _bool(dc.get("present")) else "",
+        maintenance_mode=options is not None and _bool(options.get("maintenance-mode")),
+        nodes={},
+        resources={},
+        failures=[],
+    )
+    for node in root.iterfind("nodes/node"):
+        status["nodes"][node.get("name")] = dict(
+            online=_bool(node.get("online")),
+            standby=_bool(node.get("standby")),
+            maintenance=_bool(node.get("maintenance")),
+            unclean=_bool(node.get("unclean")),
+        )
+    resources = root.find("resources")
+    for element in (resources if resources is not None else []):
+        if element.tag == "resource":
+            status["resources"][element.get("id")] = _resource(element)
+        elif element.tag in ("clone", "group", "bundle"):
+            children = [_resource(child, element.get("id")) for child in element.iter("resource")]
+            for child in children:
+                status["resources"].setdefault(child["id"], child)
+            status["resources"][element.get("id")] = dict(
+                id=element.get("id"),
+                parent=None,
+                agent=children[0]["agent"] if children else "",
+                role="",
+                active=any(c["active"] for c in children),
+                managed=_bool(element.get("managed", "true")),
+                maintenance=_bool(element.get("maintenance")),
+                failed=_bool(element.get("failed")),
+                blocked=any(c["blocked"] for c in children),
+                nodes=[n for c in children if c["active"] for n in c["nodes"]],
+                promoted=[n for c in children if c["role"] in ("Promoted", "Master") for n in c["nodes"]],
+            )
+    for failure in root.iterfind("failures/failure"):
+        status["failures"].append(dict(
+            op_key=failure.get("op_key", ""),
+            node=failure.get("node", ""),
+            exitstatus=failure.get("exitstatus", ""),
+            exitreason=failure.get("exitreason", ""),
+        ))
+    return status
+
+
+def parse_meta(text):
+    """``cibadmin --query --scope resources`` -> {resource id: {meta
+    attribute: value}} for every primitive, clone, group and bundle. Only
+    meta attributes: instance attributes are never read."""
+    root = _xml(text, "cibadmin's resources section")
+    meta = {}
+    for element in root.iter():
+        if element.tag not in ("primitive", "clone", "group", "bundle", "master") or not element.get("id"):
+            continue
+        values = {}
+        for block in element.findall("meta_attributes"):
+            for nvpair in block.findall("nvpair"):
+                values[nvpair.get("name")] = nvpair.get("value", "")
+        meta[element.get("id")] = values
+    return meta
+
+
+def merge(status, meta):
+    """crm_mon's view with each resource's meta attributes (``meta``) and
+    the move marker, if any, as ``move`` ({"from", "to"} or None)."""
+    for rid, resource in status["resources"].items():
+        resource["meta"] = meta.get(rid, {})
+        resource["move"] = parse_move(resource["meta"].get(MOVE_MARKER, ""))
+    for rid, values in meta.items():
+        status["resources"].setdefault(rid, dict(
+            id=rid, parent=None, agent="", role="", active=False, managed=values.get("is-managed", "true") != "false",
+            maintenance=_bool(values.get("maintenance")), failed=False, blocked=False, nodes=[],
+            meta=values, move=parse_move(values.get(MOVE_MARKER, ""))))
+    return status
+
+
+def parse_move(value):
+    """``"servvirt1:servvirt2"`` -> {"from": "servvirt1", "to": "servvirt2"}; '' -> None."""
+    if not value:
+        return None
+    source, _, destination = value.partition(":")
+    return {"from": source, "to": destination}
+
+
+
+def unwatched(resource):
+    """Why the cluster does not watch a resource now ('' when it does):
+    in maintenance, unmanaged, or left in the middle of a move."""
+    if not resource:
+        return ""
+    reasons = []
+    if resource.get("move"):
+        reasons.append("a move %s -> %s was interrupted" % (resource["move"]["from"], resource["move"]["to"]))
+    if resource.get("maintenance") or _bool(resource.get("meta", {}).get("maintenance")):
+        reasons.append("in maintenance")
+    if not resource.get("managed", True) or resource.get("meta", {}).get("is-managed") == "false":
+        reasons.append("unmanaged")
+    return ", ".join(reasons)

@@ -1,0 +1,62 @@
+"""pacemaker_status's module: what it runs, what it returns, how it fails
+(crm_mon and cibadmin answered with output captured in the container lab)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.havirt.cluster.plugins.modules import pacemaker_status
+
+FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
+
+
+def _answers(mon="crm_mon-healthy.xml", resources="resources-healthy.xml", mon_rc=0, mon_err=""):
+    calls = []
+
+    def run(argv, data):
+        calls.append(argv)
+        if argv[1] == "--one-shot":  # crm_mon
+            return mon_rc, (FIXTURES / mon).read_text() if mon_rc == 0 else "", mon_err
+        return 0, (FIXTURES / resources).read_text(), ""
+    return run, calls
+
+
+def test_reads_both_and_changes_nothing(run_module):
+    run, calls = _answers()
+    outcome, result = run_module(pacemaker_status.main, {}, run, "/usr/sbin/x", check_mode=True)
+    assert outcome == "exit" and result["changed"] is False and result["available"] is True
+    assert calls == [["/usr/sbin/x", "--one-shot", "--output-as=xml"], ["/usr/sbin/x", "--query", "--scope", "resources"]]
+    assert result["resources"]["vm-passata"]["nodes"] == ["servvirt1"]
+    assert result["unwatched"] == {}
+
+
+def test_names_a_vm_left_by_a_killed_move(run_module):
+    run, _ = _answers("crm_mon-maintenance-unmanaged.xml", "resources-maintenance-unmanaged.xml")
+    outcome, result = run_module(pacemaker_status.main, {"resources": ["vm-passata"]}, run, "/usr/sbin/x")
+    assert outcome == "exit"
+    assert result["unwatched"]["vm-passata"].startswith("a move servvirt1 -> servvirt2 was interrupted")
+    assert result["unwatched"]["vm-speedauth"] == "unmanaged"
+
+
+def test_a_resource_the_inventory_expects_but_the_cluster_lacks_fails(run_module):
+    run, _ = _answers()
+    outcome, result = run_module(pacemaker_status.main, {"resources": ["vm-passata", "vm-soldi"]}, run, "/usr/sbin/x")
+    assert outcome == "fail"
+    assert "The cluster has no resource vm-soldi, which the inventory says it manages: run site.yml" in result["msg"]
+
+
+@pytest.mark.parametrize("require,outcome_wanted", [(True, "fail"), (False, "exit")])
+def test_a_cluster_that_does_not_answer(run_module, require, outcome_wanted):
+    run, _ = _answers(mon_rc=102, mon_err="crm_mon: Error: cluster is not available on this node\n")
+    outcome, result = run_module(pacemaker_status.main, {"require_running": require}, run, "/usr/sbin/x")
+    assert outcome == outcome_wanted and result["available"] is False
+    assert "crm_mon answered rc 102: crm_mon: Error: cluster is not available on this node" in result["error"]
+
+
+def test_not_installed(run_module):
+    run, calls = _answers()
+    outcome, result = run_module(pacemaker_status.main, {"require_running": False}, run, None)
+    assert outcome == "exit" and result["available"] is False and calls == []
+    assert "pacemaker is not installed" in result["error"]
