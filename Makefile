@@ -70,6 +70,7 @@ unit: venv
 # verify, destroy. The converge and idempotence times are printed last.
 molecule: venv
 	mkdir -p $(CACHE)
+	rm -rf $(CACHE)/ansible-default-vvv.log $(CACHE)/ansible-default-results
 	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name default 2>&1 | tee $(CACHE)/molecule-default.log; \
 	  echo "scenario default (container lab): $$(( $$(date +%s) - start ))s"
 	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-default.log
@@ -126,6 +127,7 @@ vmlab-clean: vmlab-down
 
 vmlab-test: venv
 	mkdir -p $(CACHE)
+	rm -rf $(CACHE)/ansible-vmlab-vvv.log $(CACHE)/ansible-vmlab-results
 	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name vmlab 2>&1 | tee $(CACHE)/molecule-vmlab.log; \
 	  echo "scenario vmlab (VM lab): $$(( $$(date +%s) - start ))s"
 	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-vmlab.log
