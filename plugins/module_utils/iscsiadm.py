@@ -10,7 +10,9 @@ tests feed them with output captured from real initiators.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import ipaddress
 import re
+import socket
 
 # iscsiadm's exit codes (open-iscsi include/iscsi_err.h) and what a
 # sysadmin can do about the ones a cluster meets.
@@ -60,6 +62,65 @@ def _strip_brackets(address):
     return address
 
 
+class PortalNotResolved(Exception):
+    """The portal is a host name this host cannot resolve."""
+
+
+def _ip(text):
+    """The ipaddress object of an address literal (IPv6 in brackets or
+    not), or None for anything else (a host name)."""
+    try:
+        return ipaddress.ip_address(_strip_brackets(text.strip()))
+    except ValueError:
+        return None
+
+
+def same_address(first, second):
+    """True when two portal addresses are the same: two address literals
+    compared as addresses (fd00::10 is fd00:0::10), anything else as
+    names (case ignored)."""
+    a, b = _ip(first), _ip(second)
+    if a is not None and b is not None:
+        return a == b
+    return _strip_brackets(first).lower() == _strip_brackets(second).lower()
+
+
+def portal_addresses(portal, port, resolve=None):
+    """What a record or a session through `portal` may show as its address.
+
+    An address literal: itself. A host name: the name (a record made
+    without discovery keeps it, and the kernel's persistent portal with
+    it), then every address the name resolves to on this host, in the
+    order getaddrinfo gives them for TCP (iscsid resolves it the same way
+    at login; a session shows the address it connected to, and discovery
+    names its portals by address). `resolve` stands in for
+    socket.getaddrinfo. Raises PortalNotResolved when the name resolves
+    to nothing.
+    """
+    if _ip(portal) is not None:
+        return [_strip_brackets(portal.strip())]
+    resolve = resolve or socket.getaddrinfo
+    try:
+        infos = resolve(portal, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, socket.herror, UnicodeError) as exc:
+        raise PortalNotResolved(
+            "the portal %s does not resolve on this host (%s): give its address, or a name this host resolves "
+            "(/etc/hosts, DNS)" % (portal, exc))
+    found = [portal]
+    for info in infos:
+        address = info[4][0]
+        if not any(same_address(address, known) for known in found):
+            found.append(address)
+    if len(found) == 1:
+        raise PortalNotResolved("the portal %s resolves to no address on this host: give its address, or a name "
+                                "this host resolves (/etc/hosts, DNS)" % portal)
+    return found
+
+
+def _candidates(address):
+    return list(address) if isinstance(address, (list, tuple)) else [address]
+
+
 def parse_portal_list(text):
     """Parse `iscsiadm -m discovery -t st -p P` or `iscsiadm -m node`.
 
@@ -101,8 +162,11 @@ def parse_node_record(text):
 def parse_sessions(text):
     """Parse `iscsiadm -m session -P 3`.
 
-    Returns a list of sessions, each a dict: target, address, port, tpgt,
-    sid (int), iface, state (iSCSI session state), connection_state,
+    Returns a list of sessions, each a dict: target, address, port, tpgt
+    (the portal the kernel is connected to), persistent_address and
+    persistent_port (the portal of the node record: the address discovery
+    found, or the host name a static record was made with), sid (int),
+    iface, state (iSCSI session state), connection_state,
     internal_state, username (CHAP user, '' when none) and luns: a list of
     {lun, host, channel, id, disk, state} where disk is the kernel name of
     the attached disk (e.g. sdb) or '' for a LUN that is not a disk (tgt's
@@ -125,6 +189,8 @@ def parse_sessions(text):
                 "address": _strip_brackets(match.group("address")) if match else "",
                 "port": int(match.group("port")) if match else 0,
                 "tpgt": int(match.group("tpgt")) if match else 0,
+                "persistent_address": "",
+                "persistent_port": 0,
                 "sid": None,
                 "iface": "",
                 "state": "",
@@ -138,7 +204,12 @@ def parse_sessions(text):
             continue
         if session is None:
             continue
-        if line.startswith("Iface Name:"):
+        if line.startswith("Persistent Portal:"):
+            match = _PORTAL.search(line)
+            if match:
+                session["persistent_address"] = _strip_brackets(match.group("address"))
+                session["persistent_port"] = int(match.group("port"))
+        elif line.startswith("Iface Name:"):
             session["iface"] = line.split(":", 1)[1].strip()
         elif line.startswith("SID:"):
             session["sid"] = int(line.split(":", 1)[1].strip())
@@ -172,16 +243,56 @@ def parse_sessions(text):
 
 
 def find_session(sessions, target, address, port):
-    """The session to this target through this portal, or None."""
+    """The session to this target through this portal, or None.
+
+    `address` is one address, or a list of them (portal_addresses: a host
+    name and its addresses). A session matches by the portal it is
+    connected to, or by its record's (persistent) portal.
+    """
+    candidates = _candidates(address)
     for session in sessions:
-        if session["target"] == target and session["address"] == address and session["port"] == port:
-            return session
+        if session["target"] != target:
+            continue
+        for shown, shown_port in ((session["address"], session["port"]),
+                                  (session.get("persistent_address") or "", session.get("persistent_port"))):
+            if shown and shown_port == port and any(same_address(shown, c) for c in candidates):
+                return session
+    return None
+
+
+def find_offered(offered, target, address, port):
+    """The portal (an item of parse_portal_list) through which discovery
+    offered this target at one of the addresses (see find_session), or None."""
+    candidates = _candidates(address)
+    for item in offered:
+        if item["target"] == target and item["port"] == port and \
+                any(same_address(item["address"], c) for c in candidates):
+            return item
+    return None
+
+
+def record_portal(records, target, addresses, port):
+    """The address under which iscsiadm keeps the node record of this
+    target for a portal given by host name, or None when there is none.
+
+    `records` is `iscsiadm -m node` parsed (parse_portal_list) and
+    `addresses` portal_addresses(): the name first (a record made without
+    discovery), then each of its addresses in order (discovery keeps a
+    record under the address the target names).
+    """
+    for candidate in addresses:
+        for item in records:
+            if item["target"] == target and item["port"] == port and same_address(item["address"], candidate):
+                return item["address"]
     return None
 
 
 def by_path_name(address, port, target, lun):
-    """udev's /dev/disk/by-path name for an iSCSI LUN (60-persistent-storage.rules)."""
-    return "/dev/disk/by-path/ip-%s-iscsi-%s-lun-%d" % (portal_string(address, port), target, lun)
+    """udev's /dev/disk/by-path name for an iSCSI LUN: udev's path_id
+    writes ip-ADDRESS:PORT-iscsi-TARGET-lun-N from the connection's
+    persistent address and port as the kernel has them (the node record's
+    address: no brackets around an IPv6 address)."""
+    return "/dev/disk/by-path/ip-%s:%s-iscsi-%s-lun-%d" % (address, port, target, lun)
 
 
 def settings_to_change(record, wanted):

@@ -35,7 +35,13 @@ description:
     file system would fence the node. The module returns RV(relogin_needed).
 options:
   portal:
-    description: Address (or name) of the target's portal.
+    description:
+      - Address (or host name) of the target's portal.
+      - A host name is resolved on the managed host, as C(iscsid) resolves it. A session through any of
+        its addresses is this portal's session. The node record is the one C(iscsiadm) keeps for the name
+        (made with O(discover=never), which C(iscsid) resolves again at each login) or for one of its
+        addresses (discovery keeps a record under the address the target names, which must be one of them).
+        A name that does not resolve on the managed host is refused before anything changes.
     type: str
     required: true
   port:
@@ -170,6 +176,12 @@ sessions:
     port:
       description: Portal port.
       type: int
+    persistent_address:
+      description: Address of the node record the session was made from (the host name of a record made by name).
+      type: str
+    persistent_port:
+      description: Port of the node record the session was made from.
+      type: int
     sid:
       description: Session id.
       type: int
@@ -188,6 +200,8 @@ sessions:
       address: 192.168.0.10
       port: 3260
       tpgt: 1
+      persistent_address: 192.168.0.10
+      persistent_port: 3260
       sid: 1
       iface: default
       state: LOGGED_IN
@@ -221,11 +235,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import (
     by_path_name,
     explain_exit_code,
+    find_offered,
     find_session,
     parse_node_record,
     parse_portal_list,
     parse_sessions,
+    portal_addresses,
     portal_string,
+    PortalNotResolved,
+    record_portal,
     render_settings,
     settings_to_change,
 )
@@ -263,6 +281,11 @@ class Iscsiadm(object):
 
     def node_args(self):
         return ["-m", "node", "-T", self.target, "-p", self.portal]
+
+    def records(self):
+        """Every node record (`iscsiadm -m node`): portal and target."""
+        rc, out = self.run(["-m", "node"], ok=(0, NO_OBJECTS), what="listing the node records")
+        return parse_portal_list(out) if rc == 0 else []
 
     def record(self):
         """The node record with its secrets (-S), or None when there is none."""
@@ -337,7 +360,8 @@ def describe_luns(session):
     for lun in session["luns"]:
         if lun["disk"]:
             lun["device"] = "/dev/" + lun["disk"]
-            lun["by_path"] = by_path_name(session["address"], session["port"], session["target"], lun["lun"])
+            lun["by_path"] = by_path_name(session["persistent_address"] or session["address"],
+                                          session["persistent_port"] or session["port"], session["target"], lun["lun"])
         else:
             lun["device"] = ""
             lun["by_path"] = ""
@@ -359,7 +383,7 @@ def wait_for_devices(module, tool, timeout):
     deadline = time.monotonic() + timeout
     udevadm = module.get_bin_path("udevadm")
     while True:
-        session = find_session(tool.sessions(), tool.target, params["portal"], params["port"])
+        session = find_session(tool.sessions(), tool.target, tool.addresses, params["port"])
         if session is not None:
             describe_luns(session)
             if disks_ready(session):
@@ -399,6 +423,14 @@ def main():
     params = module.params
     state = params["state"]
     tool = Iscsiadm(module)
+    try:
+        tool.addresses = portal_addresses(params["portal"], params["port"])
+    except PortalNotResolved as exc:
+        module.fail_json(msg=str(exc))
+    if len(tool.addresses) > 1:
+        # A host name (itself and its addresses): its record, by the name or by an address.
+        tool.portal = portal_string(record_portal(tool.records(), tool.target, tool.addresses, params["port"])
+                                    or params["portal"], params["port"])
     check = module.check_mode
     result = dict(changed=False, changed_settings=[], relogin_needed=False)
 
@@ -406,7 +438,7 @@ def main():
     record_existed = record is not None
     before_record = dict(record or {})
     wanted = wanted_settings(params) if state != "absent" else {}
-    session = find_session(tool.sessions(), tool.target, params["portal"], params["port"])
+    session = find_session(tool.sessions(), tool.target, tool.addresses, params["port"])
     before_state = "logged in" if session else "logged out"
 
     if state == "absent":
@@ -431,8 +463,8 @@ def main():
             op = "nonpersistent" if check else "new"
             offered = tool.discover(op)
             result["discovered"] = offered
-            if not any(item["target"] == tool.target and item["address"] == params["portal"] and item["port"] == params["port"]
-                       for item in offered) and record is None:
+            offered_portal = find_offered(offered, tool.target, tool.addresses, params["port"])
+            if offered_portal is None and record is None:
                 module.fail_json(
                     msg="the portal %s does not offer the target %s to this initiator (offered: %s). Check the IQN, and the "
                         "target's ACL for this host's InitiatorName (/etc/iscsi/initiatorname.iscsi) and address."
@@ -440,6 +472,8 @@ def main():
                     discovered=offered)
             if record is None:
                 result["changed"] = True
+                # Discovery keeps the record under the address the target named.
+                tool.portal = portal_string(offered_portal["address"], params["port"])
                 record = {} if check else tool.record()
         if record is None:
             module.fail_json(msg="no node record for %s through %s after creating it: see `iscsiadm -m node`" % (tool.target, tool.portal))
@@ -486,7 +520,7 @@ def main():
 
     sessions = [describe_luns(item) for item in tool.sessions()]
     result["sessions"] = sessions
-    result["session"] = find_session(sessions, tool.target, params["portal"], params["port"])
+    result["session"] = find_session(sessions, tool.target, tool.addresses, params["port"])
     result["devices"] = [lun["by_path"] for lun in (result["session"] or {}).get("luns", []) if lun["by_path"]]
 
     if module._diff:

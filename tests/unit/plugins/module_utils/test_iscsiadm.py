@@ -141,3 +141,109 @@ def test_portal_and_by_path_names():
     assert u.portal_string("fd00::10", 3260) == "[fd00::10]:3260"
     assert u.by_path_name("10.210.3.10", 3260, TARGET, 1) == (
         "/dev/disk/by-path/ip-10.210.3.10:3260-iscsi-iqn.2026-11.org.havirt.lab:servdb.cluster-lun-1")
+    # udev's path_id prints the kernel's persistent address as it is: an
+    # IPv6 address without brackets, a record's host name as the name.
+    assert u.by_path_name("fd00::10", 3260, TARGET, 1) == (
+        "/dev/disk/by-path/ip-fd00::10:3260-iscsi-iqn.2026-11.org.havirt.lab:servdb.cluster-lun-1")
+    assert u.by_path_name("servdb", 3260, TARGET, 1).startswith("/dev/disk/by-path/ip-servdb:3260-iscsi-")
+
+
+# A portal given by host name. The session below is the captured one as it
+# reads for a record made by name (`iscsiadm -m node -o new -p servdb:3260`):
+# the kernel's persistent address is the record's (the name), which
+# iscsiadm prints in brackets because it has no dot (open-iscsi
+# session_info.c); the current portal is the address iscsid connected to.
+RESOLVED = [(2, 1, 6, "", ("10.210.3.10", 3260)), (10, 1, 6, "", ("fd00::10", 3260, 0, 0)),
+            (2, 1, 6, "", ("10.210.3.10", 3260))]
+
+
+def _session_by_name():
+    out = captured("session-P3-logged-in")[0]
+    assert "\tPersistent Portal: 10.210.3.10:3260,1\n" in out
+    return out.replace("\tPersistent Portal: 10.210.3.10:3260,1\n", "\tPersistent Portal: [servdb]:3260,1\n")
+
+
+def test_sessions_show_the_records_persistent_portal():
+    session = u.parse_sessions(captured("session-P3-logged-in")[0])[0]
+    assert (session["persistent_address"], session["persistent_port"]) == ("10.210.3.10", 3260)
+    session = u.parse_sessions(_session_by_name())[0]
+    assert (session["address"], session["persistent_address"], session["persistent_port"]) == \
+        ("10.210.3.10", "servdb", 3260)
+
+
+def test_a_host_name_resolves_to_itself_and_each_address_once(monkeypatch):
+    asked = []
+
+    def getaddrinfo(host, port, family=0, kind=0, *rest):
+        asked.append((host, port, kind))
+        return RESOLVED
+    monkeypatch.setattr(u.socket, "getaddrinfo", getaddrinfo)
+    assert u.portal_addresses("servdb", 3260) == ["servdb", "10.210.3.10", "fd00::10"]
+    assert asked == [("servdb", 3260, u.socket.SOCK_STREAM)]
+
+
+@pytest.mark.parametrize("portal,addresses", [("10.210.3.10", ["10.210.3.10"]), ("fd00::10", ["fd00::10"]),
+                                              ("[fd00::10]", ["fd00::10"])])
+def test_an_address_is_not_resolved(monkeypatch, portal, addresses):
+    def getaddrinfo(*args):
+        raise AssertionError("an address was resolved")
+    monkeypatch.setattr(u.socket, "getaddrinfo", getaddrinfo)
+    assert u.portal_addresses(portal, 3260) == addresses
+
+
+def test_a_name_that_does_not_resolve_is_refused(monkeypatch):
+    def getaddrinfo(*args):
+        raise u.socket.gaierror(-2, "Name or service not known")
+    monkeypatch.setattr(u.socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(u.PortalNotResolved) as failed:
+        u.portal_addresses("servbd", 3260)
+    assert "the portal servbd does not resolve on this host (" in str(failed.value)
+    assert "Name or service not known" in str(failed.value)
+
+
+def test_the_session_of_a_host_name_is_found_by_its_addresses():
+    """The session shows the address iscsid connected to: a portal given
+    by name matches it through the name's addresses (not through the
+    name, which no session shows as its current portal)."""
+    sessions = u.parse_sessions(captured("session-P3-logged-in")[0])
+    assert u.find_session(sessions, TARGET, "servdb", 3260) is None
+    assert u.find_session(sessions, TARGET, ["servdb", "10.210.3.10", "fd00::10"], 3260) is sessions[0]
+    assert u.find_session(sessions, TARGET, ["servdb", "fd00::10"], 3260) is None
+    assert u.find_session(sessions, TARGET, ["servdb", "10.210.3.10"], 3261) is None
+
+
+def test_the_session_of_a_record_made_by_name_is_found_by_the_name():
+    """Even when the name resolves elsewhere now: the session was made
+    from the name's record."""
+    sessions = u.parse_sessions(_session_by_name())
+    assert u.find_session(sessions, TARGET, ["servdb", "10.210.9.9"], 3260) is sessions[0]
+    assert u.find_session(sessions, TARGET, ["servdb2", "10.210.9.9"], 3260) is None
+
+
+def test_addresses_are_compared_as_addresses():
+    session = dict(u.parse_sessions(captured("session-P3-logged-in")[0])[0], address="fd00::10",
+                   persistent_address="fd00::10")
+    assert u.find_session([session], TARGET, "fd00:0:0::10", 3260) is session
+    assert u.find_session([session], TARGET, "[FD00::10]", 3260) is session
+    assert u.same_address("SERVDB", "servdb") and not u.same_address("servdb", "10.210.3.10")
+
+
+def test_discovery_of_a_host_name_offers_the_target_by_address():
+    offered = u.parse_portal_list(captured("discovery-nonpersistent")[0])
+    assert u.find_offered(offered, TARGET, ["servdb", "10.210.3.10"], 3260) == offered[0]
+    assert u.find_offered(offered, TARGET, ["servdb"], 3260) is None
+    assert u.find_offered(offered, "iqn.2026-11.org.example:other", ["servdb", "10.210.3.10"], 3260) is None
+
+
+def test_the_record_of_a_host_name_is_the_names_or_an_addresss():
+    """`iscsiadm -m node` captured with records made statically (open-iscsi
+    2.1.8, Debian 12): one by name, which iscsiadm lists in brackets."""
+    out, err, rc = captured("node-list-static-by-name")
+    records = u.parse_portal_list(out)
+    assert {"address": "servdb", "port": 3260, "tpgt": 4294967295, "target": TARGET} in records
+    assert u.record_portal(records, TARGET, ["servdb", "10.210.3.10"], 3260) == "servdb"
+    # A record discovery made (under the address the target named).
+    discovered = u.parse_portal_list(captured("node-list")[0])
+    assert u.record_portal(discovered, TARGET, ["servdb", "10.210.3.10"], 3260) == "10.210.3.10"
+    assert u.record_portal(discovered, TARGET, ["servdb", "fd00::10"], 3260) is None
+    assert u.record_portal(records, "iqn.2026-11.org.havirt.lab:v6", ["v6-name", "fd00:0::10"], 3260) == "fd00::10"
