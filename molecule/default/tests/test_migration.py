@@ -80,6 +80,9 @@ def test_migrating_to_where_it_runs_changes_nothing(inv):
      r"not migrating passata to servvirt\d: servvirt\d has \d+ MiB available and keeps 100000000 MiB for itself, "
      r"passata needs 128 MiB\. Nothing was changed\."),
     ([], r"Name the VM: -e vm=NAME, one of passata, speedauth, masterauth"),
+    # The inventory says the cluster runs it, under an id the cluster does not know: refused, never moved behind it.
+    (["-e", f"vm={VM}", "-e", "havirt_vms_resource_prefix=zz-"],
+     r"The cluster has no resource zz-passata, which the inventory says it manages: run site\.yml"),
 ])
 def test_bad_requests_are_refused_before_anything_moves(inv, extra, message):
     before = {v["name"]: running_on(v["name"]) for v in vms()}
