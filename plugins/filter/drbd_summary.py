@@ -26,6 +26,13 @@ options:
     type: list
     elements: dict
     required: true
+  split_brain:
+    description:
+      - Names of the resources for which the drbd role's split-brain handler left a record on this host
+        (files in C(drbd_split_brain_record_dir)); their line says so, and what to do.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -42,17 +49,34 @@ _value:
   sample:
     - "passata: Connected Primary/Secondary UpToDate/UpToDate"
     - "scratch: SyncSource Secondary/Secondary UpToDate/Inconsistent (41.2% synced)"
+    - "scratch: StandAlone Primary/Unknown UpToDate/DUnknown, SPLIT BRAIN recorded: not replicating, recover by hand"
 """
 
 
-def drbd_summary(text, resources):
+SPLIT_BRAIN = ", SPLIT BRAIN recorded: %s (the drbd role's README, After a split brain)"
+
+
+def _split_brain_note(status):
+    if status.get("cstate") == "StandAlone":
+        return SPLIT_BRAIN % "not replicating, recover by hand"
+    return SPLIT_BRAIN % "connected again; remove the record once checked"
+
+
+def drbd_summary(text, resources, split_brain=()):
     if not (text or "").strip():
         return ["no drbd module"]
     try:
         minors = parse_proc_drbd(text)["minors"]
     except DrbdOutputError as exc:
         raise AnsibleFilterError("drbd_summary: %s" % exc) from exc
-    return ["%s: %s" % (res["name"], describe(minors.get(int(res["minor"]), {}))) for res in resources]
+    lines = []
+    for res in resources:
+        status = minors.get(int(res["minor"]), {})
+        line = "%s: %s" % (res["name"], describe(status))
+        if res["name"] in (split_brain or ()):
+            line += _split_brain_note(status)
+        lines.append(line)
+    return lines
 
 
 class FilterModule:

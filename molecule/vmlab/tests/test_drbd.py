@@ -75,6 +75,74 @@ def test_data_written_on_one_is_on_the_other_after_a_switch_of_primary(inv):
     assert a.run("dd if=/dev/zero of=%s bs=4k count=1 oflag=direct", device).rc != 0
 
 
+def _token_at_start(host, device):
+    """The first line of the device (read as Primary: a DRBD 8.4 Secondary cannot be opened)."""
+    return host.check_output("dd if=%s bs=4k count=1 iflag=direct status=none | head -n 1 | tr -d '\\000'", device)
+
+
+def test_a_split_brain_discards_nothing_and_is_reported(inv):
+    """The link between the hypervisors cut (both disconnected) while each
+    side writes as Primary, then reconnected with one side still Primary:
+    DRBD detects the split brain; the default policy (after-sb-1pri
+    consensus, after-sb-0pri discard-zero-changes) throws neither side's
+    writes away (the old discard-secondary would have resynced the
+    Secondary's away), the handler records it and status.yml says it.
+    Then the README's recovery: the victim's writes are dropped by the
+    operator's choice and both are in sync again."""
+    first, second = inv.group("hypervisors")
+    a, b = inv.node(first), inv.node(second)
+    device = f"/dev/drbd{drbd.resource(SCRATCH)['minor']}"
+    tokens = {first: f"survivor-{uuid.uuid4().hex[:8]}", second: f"victim-{uuid.uuid4().hex[:8]}"}
+    record_dir = inv.role_var(first, "drbd", "drbd_split_brain_record_dir")
+    for host in (a, b):
+        host.check_output("rm -f %s/%s && drbdadm disconnect %s", record_dir, SCRATCH, SCRATCH)
+    try:
+        for name, host in ((second, b), (first, a)):
+            host.check_output("drbdadm primary %s", SCRATCH)
+            host.check_output("printf '%%s\\n' %s | dd of=%s bs=4k count=1 conv=sync oflag=direct status=none",
+                              tokens[name], device)
+        b.check_output("drbdadm secondary %s", SCRATCH)
+        # The first stays Primary: after-sb-1pri decides.
+        for host in (a, b):
+            host.run("drbdadm connect %s", SCRATCH)
+        deadline = time.monotonic() + 60
+        while not all(drbd.status(n, SCRATCH).get("cstate") == "StandAlone" for n in (first, second)):
+            assert time.monotonic() < deadline, {n: drbd.status(n, SCRATCH) for n in (first, second)}
+            time.sleep(2)
+        # Nothing discarded: each side still holds what it wrote.
+        assert _token_at_start(a, device) == tokens[first]
+        b.check_output("drbdadm primary %s", SCRATCH)
+        try:
+            assert _token_at_start(b, device) == tokens[second]
+        finally:
+            b.check_output("drbdadm secondary %s", SCRATCH)
+        # Told: the handler's record and journal line on both, and status.yml.
+        for name, host in ((first, a), (second, b)):
+            assert host.file(f"{record_dir}/{SCRATCH}").exists, name
+            assert "split brain" in host.check_output("journalctl -t havirt-drbd --no-pager -n 20"), name
+        run = playbook("status.yml")
+        assert run.returncode == 0, run.stdout[-3000:]
+        flat = " ".join(run.stdout.split())
+        for name in (first, second):
+            assert re.search(rf"{name}: .*scratch: StandAlone .*SPLIT BRAIN", flat), run.stdout[-3000:]
+        # Recovery (roles/drbd/README.md): the victim's writes are dropped.
+        b.check_output("drbdadm connect --discard-my-data %s", SCRATCH)
+        a.check_output("drbdadm connect %s", SCRATCH)
+        drbd.wait_in_sync(SCRATCH, timeout=300)
+        for host in (a, b):
+            host.check_output("rm -f %s/%s", record_dir, SCRATCH)
+    finally:
+        a.run("drbdadm secondary %s", SCRATCH)
+        b.run("drbdadm secondary %s", SCRATCH)
+        for host in (a, b):
+            host.run("drbdadm connect %s", SCRATCH)
+    b.check_output("drbdadm primary %s", SCRATCH)
+    try:
+        assert _token_at_start(b, device) == tokens[first]
+    finally:
+        b.check_output("drbdadm secondary %s", SCRATCH)
+
+
 def test_the_vm_runs_where_its_disk_is_promoted_and_answers(inv):
     wait_for_http(VM, timeout=GUEST_WAIT)
     where = running_on(VM)
