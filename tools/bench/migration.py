@@ -4,17 +4,34 @@ from outside, with havirt (migrate.yml) and with plain `virsh migrate` at
 libvirt's defaults, side by side in one run.
 
 For each case (guest idle, guest rewriting memory without pause) and each
-method, RUNS migrations back and forth, interleaved (havirt, virsh,
-havirt, ...). During each one the storage node probes the guest with ICMP
-every 5 ms and pulls HTTP from it (tools/bench/probe.py). Printed and
-written to bench/results/migration.json: downtime seen by the probe
-(largest gap between replies minus the probe interval), downtime and total
-time reported by QEMU (libvirt's completed-job statistics), and HTTP
-throughput during versus outside the migration.
+mode (havirt at each maximum downtime of --downtime-ms, by default the
+inventory's xen_migration_max_downtime_ms; plain virsh), RUNS migrations
+back and forth, interleaved. During each one the storage node probes the
+guest with ICMP every 5 ms and pulls HTTP from it (tools/bench/probe.py).
+Printed and written to bench/results/migration.json: the maximum downtime
+each mode ran with, downtime seen by the probe (largest gap between
+replies minus the probe interval), downtime and total time reported by
+QEMU (libvirt's completed-job statistics), HTTP throughput during versus
+outside the migration, and how many migrations crashed the guest.
+
+A guest that does not answer HTTP within 30 s of its migration counts as
+crashed (its figures are left out of the medians). What the hypervisors
+know of it (tests/lab/vms.py postmortem: libvirt's state and reason, the
+end of its console log, where a kernel panic shows) is printed and
+written to the JSON at once; then the cluster manager restarts it
+(`crm_resource --restart`: a panicked guest's QEMU still runs, so the
+cluster's monitor sees nothing wrong), and the benchmark goes on when it
+answers again. The JSON is rewritten after every migration, so what was
+measured survives a run that stops.
+
+A VM the cluster runs is moved by plain virsh as migrate.yml moves it:
+its resource in maintenance for the move, the domain kept transient (as
+the cluster started it), then `crm_resource --refresh` and maintenance
+off, so the cluster never finds it moved behind its back.
 
 A benchmark, not a test: it prints numbers and fails only when a
-migration fails. Needs the lab up and converged (`make bench-migration`
-does both)."""
+migration fails or the cluster cannot bring a crashed guest back. Needs
+the lab up and converged (`make bench-migration` does both)."""
 
 from __future__ import annotations
 
@@ -31,13 +48,21 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
-import yaml  # noqa: E402
-
 from tests.lab import inventory as inv  # noqa: E402  (the inventory, read as the playbooks read it)
-from tests.lab.vms import running_on, vm_spec  # noqa: E402
+from tests.lab import probes  # noqa: E402
+from tests.lab import vms as lab_vms  # noqa: E402
 
 PROBE_INTERVAL_S = 0.005
 BASELINE_TIMEOUT_S = 120
+# A guest that has not answered HTTP this long after its migration counts
+# as crashed (wait_for_http: tries of up to 10 s; a migrated TCG guest's
+# first answer took 6 s in the VM lab).
+ANSWER_TIMEOUT_S = 30
+# A guest restarted by the cluster: its boot under TCG (about a minute in
+# the VM lab, where QEMU runs inside TCG VMs).
+BOOT_TIMEOUT_S = 240
+CLUSTER_WAIT = "120s"
+CASES = (("idle", "", False), ("busy", "_busy", True))
 
 
 ssh = inv.ssh_argv
@@ -50,8 +75,129 @@ def remote(name: str, command: str, check: bool = True) -> str:
     return run.stdout
 
 
+def parse_limits(text: str) -> list[int]:
+    """--downtime-ms: maximum downtimes in ms, comma-separated ("20,300")."""
+    limits = []
+    for word in (w.strip() for w in text.split(",")):
+        if not re.fullmatch(r"[0-9]+", word) or int(word) == 0:
+            raise argparse.ArgumentTypeError(f"not a maximum downtime in ms (a whole number above 0): {word!r}")
+        if int(word) in limits:
+            raise argparse.ArgumentTypeError(f"{word} ms is given twice")
+        limits.append(int(word))
+    return limits
+
+
+def mode_key(method: str, limit: int | None, several: bool) -> str:
+    """Key of a mode in the results: havirt (havirt@20, havirt@300 when
+    several limits are compared in one run) or baseline."""
+    return f"havirt@{limit}" if method == "havirt" and several else method
+
+
+def summary(runs: list[dict]) -> dict:
+    """One mode's figures: medians of the migrations whose guest survived,
+    the crashes counted apart, the maximum downtime(s) it ran with."""
+    crashed = [r for r in runs if r.get("guest_crashed")]
+    runs_ok = [r for r in runs if not r.get("guest_crashed")]
+
+    def med(key):
+        values = [r[key] for r in runs_ok if r.get(key) is not None]
+        return round(statistics.median(values), 1) if values else None
+    return {
+        "max_downtime_ms": sorted({r["max_downtime_ms"] for r in runs if r.get("max_downtime_ms") is not None}),
+        "migrations": len(runs),
+        "runs": len(runs_ok),
+        "probe_downtime_ms_median": med("probe_downtime_ms"),
+        "probe_downtime_ms_max": max((r["probe_downtime_ms"] for r in runs_ok), default=None),
+        "qemu_downtime_ms_median": med("qemu_downtime_ms"),
+        "qemu_downtime_ms_max": max((r["qemu_downtime_ms"] or 0 for r in runs_ok), default=None),
+        "total_ms_median": med("total_ms"),
+        "total_ms_max": max((r["total_ms"] or 0 for r in runs_ok), default=None),
+        "http_mib_s_during_median": med("http_mib_s_during"),
+        "http_mib_s_outside_median": med("http_mib_s_outside"),
+        "guest_crashes": len(crashed),
+        "details": runs,
+    }
+
+
+def table(results: dict) -> str:
+    """The printed table: one line per mode and case, in the results' order."""
+    lines = [
+        f"{'case':17}{'limit ms':>9}{'runs':>5}{'probe gap ms':>22}{'QEMU downtime ms':>18}{'total ms':>10}"
+        f"{'HTTP MiB/s during/outside':>28}{'crashed':>10}",
+        f"{'':31}{'median':>11}{'max':>11}{'median':>18}{'median':>10}",
+    ]
+    for key, r in results.items():
+        if key == "meta":
+            continue
+        limit = "/".join(str(ms) for ms in r["max_downtime_ms"]) or "?"
+        lines.append(f"{key:17}{limit:>9}{r['runs']:>5}{r['probe_downtime_ms_median']!s:>11}"
+                     f"{r['probe_downtime_ms_max']!s:>11}{r['qemu_downtime_ms_median']!s:>18}{r['total_ms_median']!s:>10}"
+                     f"{r['http_mib_s_during_median']!s:>16} / {r['http_mib_s_outside_median']!s:<9}"
+                     f"{str(r['guest_crashes']) + ' of ' + str(r['migrations']):>10}")
+    return "\n".join(lines)
+
+
+def crashes(results: dict) -> list[str]:
+    """One line per migration after which the guest stopped answering."""
+    lines = []
+    for key, r in results.items():
+        if key == "meta":
+            continue
+        for number, run in enumerate(r["details"], 1):
+            if run.get("guest_crashed"):
+                back = run.get("recovery") or {}
+                lines.append(f"{key} run {number}: {run['from']} -> {run['to']} at {'/'.join(map(str, r['max_downtime_ms']))}"
+                             f" ms; {back.get('how', 'not restarted')}, answering again after "
+                             f"{back.get('answering_after_s', '?')} s (post-mortem in the JSON)")
+    return lines
+
+
 def other(host: str) -> str:
     return next(h for h in inv.group("hypervisors") if h != host)
+
+
+def the_host(vm: str) -> str:
+    """The one hypervisor the VM runs on."""
+    hosts = lab_vms.running_on(vm)
+    if len(hosts) != 1:
+        raise RuntimeError(f"{vm} runs on {hosts or 'no hypervisor'}, expected one:\n{lab_vms.postmortem(vm)}")
+    return hosts[0]
+
+
+def cluster_managed() -> bool:
+    """Whether the cluster manager runs the VMs (vms and pacemaker roles' switch)."""
+    value = inv.hostvars(inv.group("hypervisors")[0]).get("havirt_vms_cluster_managed", True)
+    return str(value).lower() in ("true", "yes", "on", "1")
+
+
+def inventory_limit() -> int:
+    """The maximum downtime migrate.yml uses with this inventory."""
+    return int(inv.role_var(inv.group("hypervisors")[0], "xen_migration", "xen_migration_max_downtime_ms"))
+
+
+def crm_try(*argv: str):
+    """crm_resource on the storage node, for commands whose failure is an
+    answer (tests/lab/vms.py crm() is for those that must succeed)."""
+    return inv.node(inv.group("storage")[0]).run("crm_resource " + " ".join(["%s"] * len(argv)), *argv)
+
+
+def cluster_lets_go(vm: str) -> None:
+    """As migrate.yml before its move: the cluster neither monitors, stops
+    nor restarts the VM until cluster_takes_back()."""
+    lab_vms.crm(inv, "--resource", lab_vms.resource(vm), "--meta", "--set-parameter", "maintenance", "--parameter-value", "true")
+    lab_vms.crm(inv, "--wait", "--timeout", CLUSTER_WAIT)
+
+
+def cluster_takes_back(vm: str) -> None:
+    """As migrate_settle.yml: the cluster probes where the VM runs now,
+    then watches it again."""
+    rid = lab_vms.resource(vm)
+    lab_vms.crm(inv, "--refresh", "--resource", rid)
+    lab_vms.crm(inv, "--wait", "--timeout", CLUSTER_WAIT)
+    gone = crm_try("--resource", rid, "--meta", "--delete-parameter", "maintenance")
+    if gone.rc not in (0, 105):  # 105 (ENXIO): not set (cluster_lets_go failed before setting it)
+        raise RuntimeError(f"{rid} stays in maintenance: crm_resource rc {gone.rc}: {gone.stderr.strip()}")
+    lab_vms.crm(inv, "--wait", "--timeout", CLUSTER_WAIT)
 
 
 def migrate_havirt(vm: str, extra: tuple[str, ...] = ()) -> dict:
@@ -71,25 +217,38 @@ def migrate_havirt(vm: str, extra: tuple[str, ...] = ()) -> dict:
 
 
 def migrate_baseline(vm: str) -> dict:
-    """Plain virsh at libvirt's defaults (no maximum downtime, no
-    auto-converge), over the same TLS connection and address as havirt:
-    this lab's libvirt requires TLS (migrate_tls_force)."""
-    source = running_on(vm)[0]
+    """Plain virsh at libvirt's defaults (no maximum downtime of its own,
+    no auto-converge), over the same TLS connection and address as havirt:
+    this lab's libvirt requires TLS (migrate_tls_force). A VM the cluster
+    runs stays transient and is handed back to the cluster afterwards,
+    moved or not; any other VM moves its definition along, as migrate.yml
+    does."""
+    source = the_host(vm)
     dest = other(source)
     address = inv.hostvars(dest)["havirt_cluster_address"]
-    out = remote(source, f"s=$(date +%s.%N); virsh migrate --live --p2p --persistent --undefinesource --tls"
-                         f" --timeout {BASELINE_TIMEOUT_S} {vm} qemu+tls://{dest}/system tcp://{address} >&2;"
-                         f" rc=$?; echo $s $(date +%s.%N) $rc")
+    managed = cluster_managed()
+    # The limit QEMU will use (its own default unless someone set one on
+    # this QEMU process, e.g. a havirt migration that failed and left it).
+    limit = remote(source, f"virsh migrate-getmaxdowntime {vm}", check=False).strip()
+    try:
+        if managed:
+            cluster_lets_go(vm)
+        out = remote(source, f"s=$(date +%s.%N); virsh migrate --live --p2p{'' if managed else ' --persistent --undefinesource'}"
+                             f" --tls --timeout {BASELINE_TIMEOUT_S} {vm} qemu+tls://{dest}/system tcp://{address} >&2;"
+                             f" rc=$?; echo $s $(date +%s.%N) $rc")
+    finally:
+        if managed:
+            cluster_takes_back(vm)
     start, end, rc = out.split()
     if rc != "0":
         raise RuntimeError(f"virsh migrate {vm} {source} -> {dest} failed (rc {rc})")
-    info = remote(dest, f"virsh domjobinfo --completed {vm}")
+    info = remote(dest, f"virsh domjobinfo --completed {vm}", check=False)
 
     def field(label):
         found = re.search(rf"^{label}:\s+(\d+)", info, re.M)  # virsh's labels, e.g. "Total downtime:   257   ms"
         return int(found.group(1)) if found else None
     return {"start": float(start), "end": float(end), "qemu_downtime_ms": field("Total downtime"),
-            "total_ms": field("Time elapsed")}
+            "total_ms": field("Time elapsed"), "max_downtime_ms": int(limit) if limit.isdigit() else None}
 
 
 def analyse(probe: dict, start: float, end: float) -> dict:
@@ -113,66 +272,81 @@ def analyse(probe: dict, start: float, end: float) -> dict:
     }
 
 
-def one_run(method: str, vm: str, storage: str, address: str, extra: tuple[str, ...] = ()) -> dict:
-    source = running_on(vm)[0]
+def one_run(method: str, limit: int | None, vm: str, storage: str, address: str, extra: tuple[str, ...]) -> dict:
+    source = the_host(vm)
     probe = subprocess.Popen(ssh(storage) + [f"python3 /root/havirt-probe.py {address} {PROBE_INTERVAL_S}"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.5)
-        moved = migrate_havirt(vm, extra) if method == "havirt" else migrate_baseline(vm)
+        if method == "havirt":
+            moved = {**migrate_havirt(vm, ("-e", f"xen_migration_max_downtime_ms={limit}", *extra)), "max_downtime_ms": limit}
+        else:
+            moved = migrate_baseline(vm)
         time.sleep(1.5)
     finally:
         out, err = probe.communicate("stop\n", timeout=60)
     if probe.returncode != 0:
         raise RuntimeError("probe failed: " + err)
-    run = {"from": source, "to": running_on(vm)[0], **moved, **analyse(json.loads(out), moved["start"], moved["end"])}
+    run = {"from": source, "to": (lab_vms.running_on(vm) or [None])[0], **moved,
+           **analyse(json.loads(out), moved["start"], moved["end"])}
     run["wall_ms"] = round((run.pop("end") - run.pop("start")) * 1000)
     return run
 
 
-def answers(storage: str, address: str, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "<h1>" in remote(storage, f"curl -s --max-time 2 http://{address}/", check=False):
-            return True
-        time.sleep(1)
-    return False
+def stopped_answering(vm: str) -> str | None:
+    """None if the guest answers HTTP within ANSWER_TIMEOUT_S; otherwise
+    what the hypervisors and the cluster know of it."""
+    try:
+        lab_vms.wait_for_http(vm, timeout=ANSWER_TIMEOUT_S)
+        return None
+    except AssertionError:
+        pass
+    cluster = ""
+    if cluster_managed():
+        where = crm_try("--resource", lab_vms.resource(vm), "--locate")
+        cluster = "--- cluster: " + (where.stdout.strip() or where.stderr.strip()) + "\n"
+    return cluster + lab_vms.postmortem(vm)
 
 
-def recover_crashed_guest(vm: str, storage: str, address: str, busy: int) -> str:
-    """A guest that stopped answering after a migration: keep the end of its
-    console log (vms role: /var/log/libvirt/qemu/NAME-console.log), restart
-    it where it is, give it its load again. Returns the log's last lines."""
-    host = running_on(vm)[0]
-    console = remote(host, f"tail -n 40 /var/log/libvirt/qemu/{vm}-console.log", check=False)
-    remote(host, f"virsh destroy {vm} && virsh start {vm}")
-    if not answers(storage, address, timeout=90):
-        raise RuntimeError(f"{vm} does not answer after a restart on {host}")
-    remote(storage, f"curl -sS --max-time 30 'http://{address}/cgi-bin/busy?{busy}'")
+def restart_guest(vm: str) -> dict:
+    """Restart a guest that stopped answering, through whoever runs it: the
+    cluster manager (`crm_resource --restart`: target-role Stopped, wait
+    for the stop, target-role back, wait for the start), or libvirt for a
+    VM the cluster does not run. Waits until it answers HTTP again (the
+    benchmark stops with its post-mortem if it does not)."""
+    started = time.monotonic()
+    if cluster_managed():
+        rid = lab_vms.resource(vm)
+        how = f"crm_resource --resource {rid} --restart"
+        restart = crm_try("--resource", rid, "--restart")
+        if restart.rc != 0:
+            # The cluster already sees it stopped or failed ("... is not
+            # running anywhere and so cannot be restarted"): clear its
+            # failures and the cluster starts it.
+            lab_vms.crm(inv, "--cleanup", "--resource", rid)
+            words = (restart.stderr or restart.stdout).strip().splitlines()
+            how += f" refused (rc {restart.rc}: {words[-1] if words else ''}), then crm_resource --cleanup --resource {rid}"
+        lab_vms.crm(inv, "--wait", "--timeout", CLUSTER_WAIT)
+    else:
+        host = the_host(vm)
+        how = f"virsh destroy and start on {host} (not a cluster resource)"
+        remote(host, f"virsh destroy {vm} && virsh start {vm}")
+    lab_vms.wait_for_http(vm, timeout=BOOT_TIMEOUT_S)
+    return {"how": how, "answering_after_s": round(time.monotonic() - started, 1), "now_on": the_host(vm)}
+
+
+def load(storage: str, address: str, busy_mib: int) -> None:
+    """The guest rewrites busy_mib MiB of memory without pause (0: idle)."""
+    remote(storage, f"curl -sS --max-time 30 'http://{address}/cgi-bin/busy?{busy_mib}'")
     time.sleep(2)
-    return console
 
 
-def summary(runs: list[dict]) -> dict:
-    crashed = [r for r in runs if r.get("guest_crashed")]
-    runs_ok = [r for r in runs if not r.get("guest_crashed")]
-
-    def med(key):
-        values = [r[key] for r in runs_ok if r.get(key) is not None]
-        return round(statistics.median(values), 1) if values else None
-    return {
-        "runs": len(runs_ok),
-        "probe_downtime_ms_median": med("probe_downtime_ms"),
-        "probe_downtime_ms_max": max((r["probe_downtime_ms"] for r in runs_ok), default=None),
-        "qemu_downtime_ms_median": med("qemu_downtime_ms"),
-        "qemu_downtime_ms_max": max((r["qemu_downtime_ms"] or 0 for r in runs_ok), default=None),
-        "total_ms_median": med("total_ms"),
-        "total_ms_max": max((r["total_ms"] or 0 for r in runs_ok), default=None),
-        "http_mib_s_during_median": med("http_mib_s_during"),
-        "http_mib_s_outside_median": med("http_mib_s_outside"),
-        "guest_crashes": len(crashed),
-        "details": runs,
-    }
+def save(out: Path, runs: dict[str, list[dict]], meta: dict) -> dict:
+    results = {key: summary(key_runs) for key, key_runs in runs.items()}
+    results["meta"] = meta
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
 
 
 def main() -> int:
@@ -181,66 +355,95 @@ def main() -> int:
     parser.add_argument("--vm", default="passata")
     parser.add_argument("--busy-mib", type=int, default=48, help="memory the busy guest rewrites without pause")
     parser.add_argument("--output", default=str(PROJECT / "bench" / "results" / "migration.json"))
+    parser.add_argument("--downtime-ms", type=parse_limits, metavar="MS[,MS...]",
+                        help="havirt's maximum downtime, one mode per value, e.g. 20,300 to compare them side by side "
+                             "(default: the inventory's xen_migration_max_downtime_ms)")
     parser.add_argument("--havirt-extra", action="append", default=[], metavar="VAR=VALUE",
-                        help="extra variable for migrate.yml (e.g. xen_migration_max_downtime_ms=50), to try other settings")
+                        help="extra variable for migrate.yml (e.g. xen_migration_auto_converge=false), to try other settings")
     parser.add_argument("--cases", default="idle,busy", help="idle, busy or both (default)")
     parser.add_argument("--methods", default="havirt,baseline", help="havirt, baseline or both (default)")
     args = parser.parse_args()
+    if any(var.startswith("xen_migration_max_downtime_ms=") for var in args.havirt_extra):
+        parser.error("set the maximum downtime with --downtime-ms (it is recorded with the results)")
+    limits = args.downtime_ms or [inventory_limit()]
+    methods = args.methods.split(",")
+    if not set(methods) <= {"havirt", "baseline"} or not set(args.cases.split(",")) <= {c[0] for c in CASES}:
+        parser.error("--methods takes havirt and/or baseline, --cases idle and/or busy")
+    if "baseline" in methods and "drbd" in lab_vms.vm_spec(args.vm)["disk"]:
+        parser.error(f"{args.vm}'s disk is on DRBD: plain virsh cannot move it without migrate.yml's two-primaries "
+                     "window; use --methods havirt")
     storage = inv.group("storage")[0]
-    address = vm_spec(args.vm)["address"]
-    # The probe's tools (not part of the cluster).
-    remote(storage, "command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null")
-    subprocess.run(ssh(storage) + ["cat > /root/havirt-probe.py"], check=True, timeout=60,
-                   input=(PROJECT / "tools" / "bench" / "probe.py").read_text(), text=True)
-    home = running_on(args.vm)
+    address = lab_vms.vm_spec(args.vm)["address"]
+    home = lab_vms.running_on(args.vm)
     if len(home) != 1:
         raise SystemExit(f"{args.vm} must run on exactly one hypervisor (runs on: {home or 'none'}); run site.yml")
-    results = {}
-    # havirt is measured with the role's defaults, not the lab inventory's
-    # safer max downtime (inventories/lab/group_vars/hypervisors/vms.yml).
-    role_defaults = yaml.safe_load((PROJECT / "roles" / "xen_migration" / "defaults" / "main.yml").read_text())
-    settings = [f"xen_migration_max_downtime_ms={role_defaults['xen_migration_max_downtime_ms']}"] + args.havirt_extra
-    extra = tuple(x for var in settings for x in ("-e", var))
-    cases = [c for c in (("", 0), ("_busy", args.busy_mib)) if ("busy" if c[0] else "idle") in args.cases.split(",")]
-    methods = args.methods.split(",")
-    for case, busy in cases:
-        remote(storage, f"curl -sS --max-time 30 'http://{address}/cgi-bin/busy?{busy}'")
-        time.sleep(2)
-        runs = {m: [] for m in methods}
-        for i in range(args.runs):
-            for method in methods:
-                run = one_run(method, args.vm, storage, address, extra)
-                if not answers(storage, address):
-                    # Counted apart, never in the figures (see the README).
-                    run["guest_crashed"] = True
-                    run["console"] = recover_crashed_guest(args.vm, storage, address, busy)
-                    print(f"{method + case:14} run {i + 1:2}: the guest stopped answering after this migration; "
-                          f"console:\n{run['console'][-1500:]}", flush=True)
-                runs[method].append(run)
-                print(f"{method + case:14} run {i + 1:2}/{args.runs}: {run['from']} -> {run['to']}, probe gap "
-                      f"{run['probe_downtime_ms']} ms, QEMU downtime {run['qemu_downtime_ms']} ms, total {run['total_ms']} ms",
-                      flush=True)
-        for method, method_runs in runs.items():
-            results[method + case] = summary(method_runs)
-    remote(storage, f"curl -sS --max-time 30 'http://{address}/cgi-bin/busy?0'")
-    if running_on(args.vm) != home:
-        migrate_havirt(args.vm)
-    results["meta"] = {"vm": args.vm, "memory_mb": vm_spec(args.vm)["memory_mb"], "probe_interval_ms": PROBE_INTERVAL_S * 1000,
-                       "busy_mib": args.busy_mib, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                       "havirt_settings": "migrate.yml with the xen_migration role's defaults: " + " ".join(settings),
-                       "baseline": "virsh migrate --live --p2p --persistent --undefinesource --tls, libvirt defaults"}
+    if cluster_managed():
+        rid = lab_vms.resource(args.vm)
+        if crm_try("--resource", rid, "--meta", "--get-parameter", "maintenance").stdout.strip() == "true":
+            raise SystemExit(f"{rid} is in maintenance: the cluster does not watch {args.vm}. A move that was killed "
+                             f"half-way is settled by `ansible-playbook migrate.yml -e vm={args.vm}`; otherwise give it back "
+                             f"with `crm_resource --resource {rid} --meta --delete-parameter maintenance`")
+    # The probe's tools (not part of the cluster; installed where missing,
+    # as the tests' fixture does). probe.py runs on the node's python3,
+    # which Ansible needs there anyway.
+    probes.ensure([storage], probes.GUESTS)
+    subprocess.run(ssh(storage) + ["cat > /root/havirt-probe.py"], check=True, timeout=60,
+                   input=(PROJECT / "tools" / "bench" / "probe.py").read_text(), text=True)
+    extra = tuple(x for var in args.havirt_extra for x in ("-e", var))
+    modes = [(mode_key(m, ms, len(limits) > 1), m, ms) for m in methods for ms in (limits if m == "havirt" else [None])]
+    cases = [c for c in CASES if c[0] in args.cases.split(",")]
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    header = (f"{'case':15}{'runs':>5}{'probe gap ms':>22}{'QEMU downtime ms':>18}{'total ms':>10}"
-              f"{'HTTP MiB/s during/outside':>28}")
-    print("\n" + header + "\n" + f"{'':20}{'median':>11}{'max':>11}{'median':>18}{'median':>10}")
-    for key in [k for k in ("havirt", "baseline", "havirt_busy", "baseline_busy") if k in results]:
-        r = results[key]
-        print(f"{key:15}{r['runs']:>5}{r['probe_downtime_ms_median']!s:>11}{r['probe_downtime_ms_max']!s:>11}"
-              f"{r['qemu_downtime_ms_median']!s:>18}{r['total_ms_median']!s:>10}"
-              f"{r['http_mib_s_during_median']!s:>16} / {r['http_mib_s_outside_median']!s}"
-              + (f"   ({r['guest_crashes']} run(s) where the guest crashed, not counted)" if r["guest_crashes"] else ""))
+    meta = {"vm": args.vm, "memory_mb": lab_vms.vm_spec(args.vm)["memory_mb"], "probe_interval_ms": PROBE_INTERVAL_S * 1000,
+            "busy_mib": args.busy_mib, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "havirt_settings": "migrate.yml with the inventory's xen_migration_* settings, xen_migration_max_downtime_ms="
+                               + "/".join(map(str, limits)) + "".join(f" {var}" for var in args.havirt_extra),
+            "baseline": "virsh migrate --live --p2p --tls, libvirt's defaults (max downtime: what QEMU reported before "
+                        "the move); a cluster resource stays transient, in maintenance for the move, then "
+                        "crm_resource --refresh",
+            "crash": f"no HTTP answer within {ANSWER_TIMEOUT_S} s of the migration: post-mortem kept, guest restarted "
+                     "with crm_resource --restart, run left out of the medians",
+            "complete": False}
+    runs: dict[str, list[dict]] = {}
+    try:
+        for case, suffix, busy in cases:
+            busy_mib = args.busy_mib if busy else 0
+            load(storage, address, busy_mib)
+            for key, _method, _limit in modes:
+                runs[key + suffix] = []
+            for i in range(args.runs):
+                for key, method, limit in modes:
+                    name = key + suffix
+                    run = one_run(method, limit, args.vm, storage, address, extra)
+                    runs[name].append(run)
+                    print(f"{name:17} run {i + 1:2}/{args.runs}: {run['from']} -> {run['to']}, limit {run['max_downtime_ms']} ms,"
+                          f" probe gap {run['probe_downtime_ms']} ms, QEMU downtime {run['qemu_downtime_ms']} ms,"
+                          f" total {run['total_ms']} ms", flush=True)
+                    postmortem = stopped_answering(args.vm)
+                    if postmortem is not None:
+                        # Counted apart, never in the figures (see the README).
+                        run["guest_crashed"] = True
+                        run["postmortem"] = postmortem
+                        print(f"{name:17} run {i + 1:2}: the guest stopped answering after this migration:\n{postmortem}",
+                              flush=True)
+                        save(out, runs, meta)
+                        run["recovery"] = restart_guest(args.vm)
+                        load(storage, address, busy_mib)
+                        print(f"{name:17} run {i + 1:2}: restarted ({run['recovery']['how']}), answering again after "
+                              f"{run['recovery']['answering_after_s']} s on {run['recovery']['now_on']}", flush=True)
+                    save(out, runs, meta)
+        load(storage, address, 0)
+        if lab_vms.running_on(args.vm) != home:
+            migrate_havirt(args.vm)
+        meta["complete"] = True
+    except BaseException as error:
+        meta["stopped_by"] = f"{type(error).__name__}: {error}"[-4000:]
+        save(out, runs, meta)
+        print(f"\nstopped; what was measured until then is in {out}", file=sys.stderr)
+        raise
+    results = save(out, runs, meta)
+    print("\n" + table(results))
+    for line in crashes(results):
+        print(line)
     print(f"\nwritten to {out}")
     return 0
 
