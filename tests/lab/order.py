@@ -22,6 +22,7 @@ CONTAINER_LAB = (
     "test_drbd_config.py",
     "test_iscsi_initiator.py",
     "test_iscsi_target.py",
+    "test_listening.py",  # ss on every node: sockets only where the inventory names
     "test_ntp.py",
     "test_ocfs2.py",
     "test_secrets.py",  # reads the scenario's logs
@@ -30,8 +31,10 @@ CONTAINER_LAB = (
     # 2. They change the cluster, in this order (the order they passed in
     #    when they ran by name; only the storage node's restart moved, to
     #    the end). Each one leaves the cluster converged for the next.
-    # site.yml with 25 broken inventories: each must be refused, and the
-    # nodes' files and the CIB are the same before and after the batch.
+    # site.yml with the broken inventories only a node can find (the
+    # others run offline, tests/repo/test_bad_input_offline.py): each must
+    # be refused, and the nodes' files and the CIB are the same before and
+    # after the batch.
     "test_bad_input.py",
     # Kills the busiest hypervisor 5 times, cuts a cluster link, destroys a
     # VM, restarts servdb; its module fixture waits until the cluster is

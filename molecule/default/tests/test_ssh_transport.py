@@ -3,7 +3,8 @@ converges with tls): the role's ssh tasks run on the live lab, then each
 hypervisor reaches the other over qemu+ssh with its own key and the
 other's host key already known, a copy of that key is refused from
 anywhere but the hypervisor's own cluster address, and migrate.yml moves a
-running guest with its stream tunnelled through SSH."""
+running guest with its stream tunnelled through SSH; with the right key
+from the right address, anything but libvirt is refused."""
 
 from __future__ import annotations
 
@@ -60,6 +61,21 @@ def test_a_copy_of_the_key_is_refused_from_elsewhere(inv, storage_node, ssh_tran
         assert "error in libcrypto" not in out.stderr, out.stderr
     finally:
         host.run("rm -f /root/stolen")
+
+
+def test_the_key_opens_nothing_but_libvirt(inv, ssh_transport):
+    """servvirt1's own key, from servvirt1's own address: virsh works (above),
+    but any other command, or a login without one, is refused by the key's
+    forced command (roles/xen_migration/files/havirt-migration-ssh)."""
+    first, second = inv.group("hypervisors")
+    host = inv.node(first)
+    for command in ("id", ""):
+        # (ssh's own 255 would read as a lost connection to the test runner.)
+        out = host.run("ssh -i %s -o BatchMode=yes -T root@%s %s </dev/null; echo rc=$?", KEY, second, command)
+        assert "rc=1" in out.stdout, out.stdout + out.stderr
+        assert "uid=" not in out.stdout, out.stdout
+        assert "havirt-migration-ssh: refused: this key opens libvirt (qemu:///system)" in out.stderr, out.stderr
+        assert f"asked: {command or '(no command)'}" in out.stderr, out.stderr
 
 
 def test_migrate_over_ssh_tunnels_the_stream(inv, ssh_transport):
