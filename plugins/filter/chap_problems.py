@@ -105,9 +105,9 @@ def chap_problems(credentials, prefix: str = "") -> list[str]:
     """Filter: one message per problem of ``credentials`` (see DOCUMENTATION)."""
     if not isinstance(credentials, dict):
         return [f"expected a dict of CHAP credentials, got {type(credentials).__name__}"]
-    names = {key: f"{prefix}{var}" for key, var in (("user", "chap_user"), ("secret", "chap_password"),
-                                                     ("mutual_user", "mutual_chap_user"),
-                                                     ("mutual_secret", "mutual_chap_password"))}
+    variables = (("user", "chap_user"), ("secret", "chap_password"),
+                 ("mutual_user", "mutual_chap_user"), ("mutual_secret", "mutual_chap_password"))
+    names = {key: f"{prefix}{var}" for key, var in variables}
     problems = user_problems(names["user"], credentials.get("user"))
     problems += secret_problems(names["secret"], credentials.get("secret"))
     mutual_user = _text(credentials.get("mutual_user"))

@@ -145,9 +145,8 @@ def parse_move(value):
     """``"servvirt1:servvirt2"`` -> {"from": "servvirt1", "to": "servvirt2"}; '' -> None."""
     if not value:
         return None
-    source, _, destination = value.partition(":")
+    source, dummy, destination = value.partition(":")
     return {"from": source, "to": destination}
-
 
 
 def unwatched(resource):

@@ -226,7 +226,6 @@ class Drbd(object):
                           % (self.name, rc, (err or out).strip()))
 
 
-
 def ensure_metadata(module, tool, backing):
     """Create metadata when there is none and the device may take it.
     Returns True when it was created (would be, in check mode)."""

@@ -14,12 +14,12 @@ version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
   - Runs C(crm_mon --one-shot --output-as=xml) and C(cibadmin --query --scope resources) on a cluster
-    node and returns what they say as data, parsed in Python: the nodes (online, standby, maintenance,
+    node and returns what they say as data, parsed in Python. The nodes (online, standby, maintenance,
     unclean), quorum and the designated controller, every resource (where it runs, its role, whether
     the cluster manages and monitors it, its meta attributes), and the failed actions.
   - Says which resources the cluster does not watch now (in maintenance, unmanaged, or left in the
-    middle of a move by C(migrate.yml): the C(havirt-move) meta attribute), so that a VM forgotten in
-    maintenance is never silent.
+    middle of a move by C(migrate.yml), which the C(havirt-move) meta attribute marks), so that a VM
+    forgotten in maintenance is never silent.
   - Reads only. Of the CIB only meta attributes are read; instance attributes (which may hold a fence
     device's password) are neither parsed nor returned, so the result needs no C(no_log).
 requirements:
@@ -35,7 +35,7 @@ options:
   require_running:
     description:
       - Fail when the cluster manager does not answer (not installed or not running on this node).
-        When false, the module returns O(require_running=false) results with RV(available=false) instead.
+        When false, the module returns RV(available=false) and RV(error) instead.
     type: bool
     default: true
   resources:
@@ -46,7 +46,7 @@ options:
     elements: str
     default: []
 notes:
-  - Run it on one cluster node (C(run_once)): every node has the same view.
+  - Run it on one cluster node (C(run_once)); every node has the same view.
 """
 
 EXAMPLES = r"""

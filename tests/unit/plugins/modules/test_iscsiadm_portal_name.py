@@ -88,7 +88,10 @@ def run(monkeypatch, capsys, fake, resolved=(ADDRESS,), **args):
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": params})))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: "/usr/sbin/" + name)
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, argv, **kwargs: fake(self, argv, **kwargs))
+
+    def run_command(self, argv, **kwargs):
+        return fake(self, argv, **kwargs)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
 
     def getaddrinfo(host, port, family=0, kind=0, *rest):
         if host != "servdb" or not resolved:

@@ -33,7 +33,7 @@ def test_reads_both_and_changes_nothing(run_module):
 
 
 def test_names_a_vm_left_by_a_killed_move(run_module):
-    run, _ = _answers("crm_mon-maintenance-unmanaged.xml", "resources-maintenance-unmanaged.xml")
+    run, dummy = _answers("crm_mon-maintenance-unmanaged.xml", "resources-maintenance-unmanaged.xml")
     outcome, result = run_module(pacemaker_status.main, {"resources": ["vm-passata"]}, run, "/usr/sbin/x")
     assert outcome == "exit"
     assert result["unwatched"]["vm-passata"].startswith("a move servvirt1 -> servvirt2 was interrupted")
@@ -41,7 +41,7 @@ def test_names_a_vm_left_by_a_killed_move(run_module):
 
 
 def test_a_resource_the_inventory_expects_but_the_cluster_lacks_fails(run_module):
-    run, _ = _answers()
+    run, dummy = _answers()
     outcome, result = run_module(pacemaker_status.main, {"resources": ["vm-passata", "vm-soldi"]}, run, "/usr/sbin/x")
     assert outcome == "fail"
     assert "The cluster has no resource vm-soldi, which the inventory says it manages: run site.yml" in result["msg"]
@@ -49,7 +49,7 @@ def test_a_resource_the_inventory_expects_but_the_cluster_lacks_fails(run_module
 
 @pytest.mark.parametrize("require,outcome_wanted", [(True, "fail"), (False, "exit")])
 def test_a_cluster_that_does_not_answer(run_module, require, outcome_wanted):
-    run, _ = _answers(mon_rc=102, mon_err="crm_mon: Error: cluster is not available on this node\n")
+    run, dummy = _answers(mon_rc=102, mon_err="crm_mon: Error: cluster is not available on this node\n")
     outcome, result = run_module(pacemaker_status.main, {"require_running": require}, run, "/usr/sbin/x")
     assert outcome == outcome_wanted and result["available"] is False
     assert "crm_mon answered rc 102: crm_mon: Error: cluster is not available on this node" in result["error"]
