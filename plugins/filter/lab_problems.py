@@ -174,8 +174,8 @@ def host_problems(hvars, lab_fence_agents=LAB_FENCE_AGENTS, secret_variables=SEC
             continue
         where = f"pacemaker_fence_devices, device {device.get('name') or f'#{index + 1}'}"
         if device.get("agent") in agents:
-            found.append(f"{where}: agent {device['agent']} is a lab's fence agent (it powers nodes off through "
-                         "an API without authentication)")
+            found.append(f"{where}: agent {device['agent']} is a lab's fence agent (it powers lab nodes off through "
+                         "the lab's own podman or QEMU, never a server)")
         secret_options = device.get("secret_options") or {}
         if isinstance(secret_options, Mapping):
             for option in sorted(secret_options):
@@ -194,8 +194,8 @@ def host_problems(hvars, lab_fence_agents=LAB_FENCE_AGENTS, secret_variables=SEC
         lab_names = sorted(names & set(agents))
         where = f"pacemaker_fence_agent_files, item {index + 1} ({dest or src})"
         if lab_names:
-            found.append(f"{where}: {lab_names[0]} is a lab's fence agent (it powers nodes off through an API "
-                         "without authentication)")
+            found.append(f"{where}: {lab_names[0]} is a lab's fence agent (it powers lab nodes off through the "
+                         "lab's own podman or QEMU, never a server)")
         elif _in_lab_directory(src, directories):
             found.append(f"{where}: {src} is one of the labs' own files ({', '.join(LAB_DIRECTORIES)})")
 

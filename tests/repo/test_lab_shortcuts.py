@@ -60,10 +60,10 @@ def test_the_shipped_inventories_pass(name):
 def test_the_container_lab_without_havirt_lab_is_refused():
     problems = _problems("lab", havirt_lab=None)
     assert problems == [
-        "pacemaker_fence_devices, device fence-lab: agent fence_podman is a lab's fence agent (it powers nodes off "
-        f"through an API without authentication) {ALL}",
+        "pacemaker_fence_devices, device fence-lab: agent fence_podman is a lab's fence agent (it powers lab nodes off "
+        f"through the lab's own podman or QEMU, never a server) {ALL}",
         "pacemaker_fence_agent_files, item 1 (/usr/sbin/fence_podman): fence_podman is a lab's fence agent (it "
-        f"powers nodes off through an API without authentication) {ALL}",
+        f"powers lab nodes off through the lab's own podman or QEMU, never a server) {ALL}",
         f"pacemaker_corosync_authkey: its value starts with 'lab-only-', a lab's published secret {ALL}",
         f"havirt_iscsi_chap_password: its value starts with 'lab-only-', a lab's published secret {ALL}",
         f"havirt_pki_ca_passphrase: its value starts with 'lab-only-', a lab's published secret {ALL}",

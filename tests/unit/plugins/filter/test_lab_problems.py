@@ -47,10 +47,10 @@ def test_the_lab_fence_agent_is_refused_without_havirt_lab():
     problems = f.lab_problems(NODES, everywhere(pacemaker_fence_devices=[LAB_DEVICE],
                                                 pacemaker_fence_agent_files=[LAB_AGENT_FILE]))
     assert problems == [
-        "pacemaker_fence_devices, device fence-lab: agent fence_podman is a lab's fence agent (it powers nodes off "
-        "through an API without authentication) (servdb, servvirt1, servvirt2)",
+        "pacemaker_fence_devices, device fence-lab: agent fence_podman is a lab's fence agent (it powers lab nodes off "
+        "through the lab's own podman or QEMU, never a server) (servdb, servvirt1, servvirt2)",
         "pacemaker_fence_agent_files, item 1 (/usr/sbin/fence_podman): fence_podman is a lab's fence agent (it "
-        "powers nodes off through an API without authentication) (servdb, servvirt1, servvirt2)",
+        "powers lab nodes off through the lab's own podman or QEMU, never a server) (servdb, servvirt1, servvirt2)",
     ]
 
 
