@@ -8,8 +8,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.module_utils.parsing.convert_bool import boolean
+from jinja2.exceptions import UndefinedError
 
 DOCUMENTATION = r"""
 name: lab_problems
@@ -159,16 +160,17 @@ def _in_lab_directory(path, directories):
     return any(where == d.resolve() or d.resolve() in where.parents for d in directories)
 
 
-def host_problems(hvars, lab_fence_agents=LAB_FENCE_AGENTS, secret_variables=SECRET_VARIABLES,
-                  secret_prefixes=SECRET_PREFIXES, lab_switches=LAB_SWITCHES, directories=None):
-    """The labs' shortcuts in one host's variables, one message each, without any secret value."""
-    directories = lab_directories() if directories is None else directories
-    agents = tuple(lab_fence_agents)
-    found = []
+# A value with an undefined part (a vault variable while the vault is not loaded):
+# ansible-core 2.18's hostvars left that part untemplated; 2.19 and later raise,
+# when the value is read (AnsibleUndefinedVariable) or, inside a play, when the
+# part is (jinja2's UndefinedError).
+UNDEFINED = (AnsibleUndefinedVariable, UndefinedError)
 
-    devices = hvars.get("pacemaker_fence_devices") or []
+
+def _device_problems(devices, agents, secret_prefixes):
+    found = []
     if not isinstance(devices, list):
-        devices = []
+        return found
     for index, device in enumerate(devices):
         if not isinstance(device, Mapping):
             continue
@@ -182,10 +184,13 @@ def host_problems(hvars, lab_fence_agents=LAB_FENCE_AGENTS, secret_variables=SEC
                 if is_lab_secret(secret_options[option], secret_prefixes):
                     found.append(f"{where}: secret_options.{option} starts with "
                                  f"{_prefix(secret_options[option], secret_prefixes)}, a lab's published secret")
+    return found
 
-    files = hvars.get("pacemaker_fence_agent_files") or []
+
+def _file_problems(files, agents, directories):
+    found = []
     if not isinstance(files, list):
-        files = []
+        return found
     for index, item in enumerate(files):
         if not isinstance(item, Mapping):
             continue
@@ -198,19 +203,47 @@ def host_problems(hvars, lab_fence_agents=LAB_FENCE_AGENTS, secret_variables=SEC
                          "lab's own podman or QEMU, never a server)")
         elif _in_lab_directory(src, directories):
             found.append(f"{where}: {src} is one of the labs' own files ({', '.join(LAB_DIRECTORIES)})")
+    return found
 
+
+def _secret_problems(value, name, secret_prefixes):
+    if is_lab_secret(value, secret_prefixes):
+        return [f"{name}: its value starts with {_prefix(value, secret_prefixes)}, a lab's published secret"]
+    return []
+
+
+def _switch_problems(value, name):
+    try:
+        if _truth(value, name):
+            return [f"{name} is true: a role goes on where the kernel cannot load its module "
+                    "(only a container lab's nodes, which share their host's kernel, need that)"]
+    except LabProblemError as exc:
+        return [str(exc)]
+    return []
+
+
+def _check(check, name, hvars, raw, *args):
+    """``check`` on the variable ``name``, templated; where a part of it is undefined, on the
+    value as the inventory wrote it (``raw``), so an undefined password cannot hide a lab agent."""
+    try:
+        return check(hvars.get(name), *args)
+    except UNDEFINED:
+        return check(raw.get(name), *args)
+
+
+def host_problems(hvars, lab_fence_agents=LAB_FENCE_AGENTS, secret_variables=SECRET_VARIABLES,
+                  secret_prefixes=SECRET_PREFIXES, lab_switches=LAB_SWITCHES, directories=None, raw=None):
+    """The labs' shortcuts in one host's variables, one message each, without any secret value.
+    ``raw``: the same variables untemplated (hostvars.raw_get), read where a value has an undefined part."""
+    directories = lab_directories() if directories is None else directories
+    raw = raw if isinstance(raw, Mapping) else {}
+    agents = tuple(lab_fence_agents)
+    found = _check(_device_problems, "pacemaker_fence_devices", hvars, raw, agents, secret_prefixes)
+    found += _check(_file_problems, "pacemaker_fence_agent_files", hvars, raw, agents, directories)
     for name in secret_variables:
-        value = hvars.get(name)
-        if is_lab_secret(value, secret_prefixes):
-            found.append(f"{name}: its value starts with {_prefix(value, secret_prefixes)}, a lab's published secret")
-
+        found += _check(_secret_problems, name, hvars, raw, name, secret_prefixes)
     for name in lab_switches:
-        try:
-            if _truth(hvars.get(name), name):
-                found.append(f"{name} is true: a role goes on where the kernel cannot load its module "
-                             "(only a container lab's nodes, which share their host's kernel, need that)")
-        except LabProblemError as exc:
-            found.append(str(exc))
+        found += _check(_switch_problems, name, hvars, raw, name)
     return found
 
 
@@ -231,14 +264,19 @@ def lab_problems(hostnames, hostvars, lab_variable="havirt_lab", secret_variable
         hvars = hostvars.get(host)
         if not isinstance(hvars, Mapping):
             hvars = {}
+        # Ansible's hostvars: the same variables untemplated (no such thing in a plain dict).
+        raw_get = getattr(hostvars, "raw_get", None)
+        raw = raw_get(host) if raw_get else {}
+        if not isinstance(raw, Mapping):
+            raw = {}
         problems = []
         try:
-            if _truth(hvars.get(lab_variable), lab_variable):
+            if _check(_truth, lab_variable, hvars, raw, lab_variable):
                 continue
         except LabProblemError as exc:
             problems.append(str(exc))
         problems += host_problems(hvars, lab_fence_agents, secret_variables, secret_prefixes, lab_switches,
-                                  directories)
+                                  directories, raw)
         for problem in problems:
             hosts_of.setdefault(problem, []).append(str(host))
     return [f"{problem} ({', '.join(hosts)})" for problem, hosts in hosts_of.items()]

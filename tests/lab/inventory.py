@@ -88,9 +88,15 @@ def ssh_argv(name: str) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def _role_defaults(role: str) -> dict:
-    import yaml
+    from ansible.parsing.dataloader import DataLoader
 
-    return yaml.safe_load((PROJECT / "roles" / role / "defaults" / "main.yml").read_text()) or {}
+    path = str(PROJECT / "roles" / role / "defaults" / "main.yml")
+    try:
+        from ansible.template import trust_as_template  # noqa: F401  (ansible-core 2.19+)
+    except ImportError:  # ansible-core 2.18 templates every string
+        return DataLoader().load_from_file(path) or {}
+    # ansible-core 2.19+ templates only what it trusts: a role's files, as loaded here.
+    return DataLoader().load_from_file(path, trusted_as_template=True) or {}
 
 
 def role_var(name: str, role: str, var: str):

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
+from offline_templating import render as render_template
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "vms"
 
@@ -26,8 +25,7 @@ def render(vm: dict, **settings) -> str:
         havirt_vms_iscsi_initiator_name="iqn.2026-11.org.example:vms", havirt_iscsi_chap_user="havirt",
         havirt_iscsi_chap_password="a-secret-of-16ch", groups={"storage": ["servdb"]},
         hostvars={"servdb": {"havirt_cluster_address": "192.168.10.10"}}, vm=vm, **settings)
-    templar = Templar(loader=DataLoader(), variables=variables)
-    return templar.template((ROLE / "templates" / "domain.xml.j2").read_text(), escape_backslashes=False)
+    return render_template(ROLE / "templates" / "domain.xml.j2", variables)
 
 
 ISCSI_VM = {"name": "passata", "memory_mb": 512, "vcpus": 2, "preferred": "servvirt1", "disk": {"lun": 2}}

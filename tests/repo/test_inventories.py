@@ -11,6 +11,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar
 from ansible.vars.manager import VariableManager
+from offline_templating import template_each
 
 from ansible_collections.havirt.cluster.plugins.filter.hosts_entries import hosts_problems
 
@@ -26,7 +27,7 @@ def _load(name):
     hostvars = {}
     for host in inventory.get_hosts():
         raw = variables.get_vars(host=host)
-        hostvars[host.name] = Templar(loader=loader, variables=raw).template(raw, fail_on_undefined=False)
+        hostvars[host.name] = template_each(Templar(loader=loader, variables=raw), raw)
     return inventory.get_groups_dict(), hostvars
 
 

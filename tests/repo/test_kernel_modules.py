@@ -101,7 +101,9 @@ def _run(tmp_path, check):
     playbook = tmp_path / "kernel.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
-    env.update(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="")
+    # Only the json callback (it is the stdout one, so listing it adds nothing): ansible-core 2.19+
+    # refuses an empty ANSIBLE_CALLBACKS_ENABLED ("A non-empty plugin name is required").
+    env.update(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
     run = subprocess.run(["ansible-playbook", "-i", str(inventory), str(playbook)] + (["--check"] if check else []),
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     results = {}

@@ -96,7 +96,9 @@ def _site(tmp_path, **group_vars):
     shutil.copytree(ROOT / "inventories" / "example", inventory)
     (inventory / "group_vars" / "cluster" / "test.yml").write_text(yaml.safe_dump(group_vars))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
-    env.update(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_TIMEOUT="5")
+    # Only the json callback (it is the stdout one, so listing it adds nothing): ansible-core 2.19+
+    # refuses an empty ANSIBLE_CALLBACKS_ENABLED ("A non-empty plugin name is required").
+    env.update(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json", ANSIBLE_TIMEOUT="5")
     run = subprocess.run(["ansible-playbook", "-i", str(inventory), "site.yml",
                           "-e", "ansible_ssh_common_args='-o ProxyCommand=false'"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
+from offline_templating import render
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles" / "xen_migration" / "files" / "havirt-migration-ssh"
@@ -100,8 +99,7 @@ def test_the_role_makes_it_the_keys_forced_command(hypervisor_type, uri):
         groups={"hypervisors": ["servvirt1", "servvirt2"]},
         hostvars={"servvirt1": {"havirt_cluster_address": "198.51.100.11", "__xen_migration_ssh_keypair": {"public_key": key}},
                   "servvirt2": {"havirt_cluster_address": "198.51.100.12"}})
-    text = Templar(loader=DataLoader(), variables=variables).template(
-        (role / "templates" / "authorized_keys.j2").read_text(), escape_backslashes=False)
+    text = render(role / "templates" / "authorized_keys.j2", variables)
     keys = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert keys == [f'from="198.51.100.11",restrict,command="/usr/local/sbin/{SCRIPT.name} {uri}" {key} '
                     "havirt-migration@servvirt1"]

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
+from offline_templating import render
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "ntp"
 SERVER, CLIENT = "servdb", "servvirt1"
@@ -35,8 +34,7 @@ def directives(host: str, addresses: dict | None = None, **settings) -> list[str
         ansible_managed="Ansible managed", inventory_hostname=host,
         groups={"storage": [SERVER], "cluster": [SERVER, CLIENT]},
         hostvars={name: {"havirt_cluster_address": address} for name, address in addresses.items()}, **settings)
-    text = Templar(loader=DataLoader(), variables=variables).template(
-        (ROLE / "templates" / "chrony.conf.j2").read_text(), escape_backslashes=False)
+    text = render(ROLE / "templates" / "chrony.conf.j2", variables)
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 

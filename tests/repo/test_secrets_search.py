@@ -18,6 +18,7 @@ from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar
 from ansible.utils.collection_loader import AnsibleCollectionConfig
 from ansible.vars.manager import VariableManager
+from offline_templating import trusted
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (tests/lab is not in the collection)
 spec = importlib.util.spec_from_file_location("lab_secrets", ROOT / "tests" / "lab" / "secrets.py")
@@ -181,7 +182,7 @@ def _role_value(name):
 
     def role_value(host, role, var):
         hostvars = variables.get_vars(host=inventory.get_host(host))
-        defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text()) if role else {}
+        defaults = trusted(yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())) if role else {}
         if var in hostvars:
             value = hostvars[var]
         elif var in (defaults or {}):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.parsing.vault import VaultLib, VaultSecret
-from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode
+from jinja2.exceptions import UndefinedError
 
 from ansible_collections.havirt.cluster.plugins.filter import lab_problems as f
 
@@ -100,15 +101,69 @@ def test_a_fence_device_secret_option_is_refused_and_never_printed():
     assert SECRET not in repr(problems)
 
 
-def test_a_vaulted_lab_secret_is_refused_and_never_printed():
+def vaulted(plaintext, monkeypatch):
+    """``plaintext`` as an inventory's ``!vault`` value reaches a filter, the vault's password loaded."""
     secret = VaultSecret(b"vault-password")
     vault = VaultLib([("default", secret)])
-    vaulted = AnsibleVaultEncryptedUnicode.from_plaintext(SECRET, vault, secret)
-    vaulted.vault = vault
-    problems = f.lab_problems(NODES, everywhere(pacemaker_corosync_authkey=vaulted))
+    try:  # ansible-core 2.19+: decrypted on use with the secrets of the running command
+        from ansible.parsing.vault import EncryptedString, VaultSecretsContext
+    except ImportError:  # ansible-core 2.18
+        from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode
+        value = AnsibleVaultEncryptedUnicode.from_plaintext(plaintext, vault, secret)
+        value.vault = vault
+        return value
+    monkeypatch.setattr(VaultSecretsContext, "_current", VaultSecretsContext([("default", secret)]))
+    return EncryptedString(ciphertext=vault.encrypt(plaintext, secret).decode())
+
+
+def test_a_vaulted_lab_secret_is_refused_and_never_printed(monkeypatch):
+    problems = f.lab_problems(NODES, everywhere(pacemaker_corosync_authkey=vaulted(SECRET, monkeypatch)))
     assert problems == ["pacemaker_corosync_authkey: its value starts with 'lab-only-', a lab's published secret "
                         "(servdb, servvirt1, servvirt2)"]
     assert SECRET not in repr(problems)
+
+
+class UndefinedPart(Mapping):
+    """A mapping whose ``name`` key cannot be read, as a play's hostvars give a value one of whose
+    parts is undefined on ansible-core 2.19+ (``error`` raised: jinja2's in a play, Ansible's outside)."""
+
+    def __init__(self, data, name, error):
+        self._data, self._name, self._error = data, name, error
+
+    def __getitem__(self, key):
+        if key == self._name:
+            raise self._error(f"'vault_{key}' is undefined")
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+
+class HostVars(dict):
+    """hostvars with Ansible's raw_get: each host's variables as the inventory wrote them."""
+
+    def __init__(self, templated, raw):
+        super().__init__(templated)
+        self._raw = raw
+
+    def raw_get(self, host):
+        return self._raw[host]
+
+
+@pytest.mark.parametrize("error", [UndefinedError, AnsibleUndefinedVariable])
+def test_an_undefined_password_does_not_hide_a_lab_agent(error):
+    device = dict(LAB_DEVICE, secret_options={"password": "{{ vault_ipmi_password }}"})
+    raw = everywhere(pacemaker_fence_devices=[device], pacemaker_corosync_authkey="{{ vault_authkey }}")
+    templated = {host: UndefinedPart(UndefinedPart(values, "pacemaker_fence_devices", error),
+                                     "pacemaker_corosync_authkey", error)
+                 for host, values in raw.items()}
+    problems = f.lab_problems(NODES, HostVars(templated, raw))
+    assert problems == ["pacemaker_fence_devices, device fence-lab: agent fence_podman is a lab's fence agent (it "
+                        "powers lab nodes off through the lab's own podman or QEMU, never a server) "
+                        "(servdb, servvirt1, servvirt2)"]
 
 
 def test_a_secret_that_only_contains_the_prefix_passes():

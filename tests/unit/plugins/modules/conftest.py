@@ -30,17 +30,28 @@ def run_module(monkeypatch):
         if diff:
             args["_ansible_diff"] = True
         monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode())
+        # ansible-core 2.19+ reads the arguments with a serialization profile (none before).
+        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: binary)
 
         def answer(self, argv, *a, **k):
             return run_command(argv, k.get("data"))
 
+        # The module's warnings, returned with its result as Ansible shows them. (Once anything of
+        # the controller is imported, ansible-core 2.19+ sends module_utils' warnings to the
+        # controller's display instead of the module's result.)
+        warned = []
+
+        def warn(self, warning, *a, **k):
+            warned.append(warning)
+
         def exit_json(self, **result):
-            raise Exit(result)
+            raise Exit(dict(result, warnings=warned) if warned else result)
 
         def fail_json(self, **result):
-            raise Fail(result)
+            raise Fail(dict(result, warnings=warned) if warned else result)
 
+        monkeypatch.setattr(basic.AnsibleModule, "warn", warn)
         monkeypatch.setattr(basic.AnsibleModule, "run_command", answer)
         monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
         monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.common import warnings
 
 from ansible_collections.havirt.cluster.plugins.modules import blank_device
 
@@ -104,7 +103,7 @@ def test_force_reports_and_warns_but_does_not_fail(probe):
     assert kind == "exit" and not result["blank"] and result["existing"] is None
     assert result["holds"][0] == "gpt partition table"
     assert any("force is set: what it holds may be destroyed: gpt partition table" in w
-               for w in warnings.get_warning_messages())
+               for w in result.get("warnings", []))
 
 
 def test_check_mode_reads_the_same_way(probe):
