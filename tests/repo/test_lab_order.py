@@ -67,3 +67,22 @@ def test_reorder_sorts_only_the_scenarios_items_in_place():
     order.reorder(items, lambda item: "/" not in item[0], lambda item: item[0], ("test_a.py", "test_b.py"), "X")
     assert [name for _, name in items] == ["other/test_z.py::one", "test_a.py::one", "test_b.py::one",
                                            "other/test_y.py::one"]
+
+
+def test_the_bookworm_core_is_the_read_only_files_then_a_migration_and_status():
+    core = order.CONTAINER_LAB_CORE
+    assert set(core) <= set(order.CONTAINER_LAB)
+    assert len(core) == len(set(core))
+    # In CONTAINER_LAB's order, so the core runs as the full run would.
+    assert list(core) == [name for name in order.CONTAINER_LAB if name in core]
+    # What the core leaves out changes the cluster in ways a second release adds nothing to.
+    for heavy in ("test_failover.py", "test_restart.py", "test_bad_input.py"):
+        assert heavy not in core
+    assert {"test_migration.py", "test_status.py", "test_secrets.py", "test_vms.py"} <= set(core)
+
+
+def test_subset_keeps_the_listed_files_in_their_order_and_returns_the_rest():
+    items = [("test_b.py", 1), ("test_a.py", 1), ("test_c.py", 1), ("test_a.py", 2)]
+    kept, dropped = order.subset(items, lambda item: item[0], ("test_a.py", "test_c.py"))
+    assert kept == [("test_a.py", 1), ("test_c.py", 1), ("test_a.py", 2)]
+    assert dropped == [("test_b.py", 1)]

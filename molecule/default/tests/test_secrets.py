@@ -6,9 +6,12 @@ ANSIBLE_* settings, and write to neither."""
 
 from __future__ import annotations
 
+import os
+
 from tests.lab import secrets
 
-SCENARIO = "default"
+# molecule/bookworm runs these tests too, on its own logs.
+SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 
 
 def test_the_log_is_the_scenarios_runs_at_vvv(inv):
