@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, havirt.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plain functions of the pacemaker_status module: the cluster as crm_mon
-and the CIB's resources section describe it, as data. No Ansible here, so
-unit tests feed them real ``crm_mon --output-as=xml`` and ``cibadmin
---query --scope resources`` output.
+"""Plain functions of the pacemaker_status module (and of the filters in
+plugins/filter/pacemaker_xml.py, which the pacemaker role reads the
+cluster with): the cluster as crm_mon and the CIB's resources section
+describe it, as data. No Ansible here, so unit tests feed them real
+``crm_mon --output-as=xml`` and ``cibadmin --query --scope resources``
+output of pacemaker 2.1.5 (Debian 12) and 3.0.0 (Debian 13).
 
 Only what a resource's meta attributes say is read from the CIB: its
 instance attributes may hold secrets (a fence device's password) and are
@@ -37,12 +39,15 @@ def _xml(text, what):
 
 
 def _resource(element, parent=None):
-    """One <resource> of crm_mon as a dict."""
+    """One <resource> of crm_mon as a dict. ``target_role`` is the
+    resource's target-role meta attribute as written in the CIB ('' when
+    it has none); crm_mon prints it only when it is set."""
     return dict(
         id=element.get("id"),
         parent=parent,
         agent=element.get("resource_agent", ""),
         role=element.get("role", ""),
+        target_role=element.get("target_role", ""),
         active=_bool(element.get("active")),
         managed=_bool(element.get("managed", "true")),
         maintenance=_bool(element.get("maintenance")),
@@ -92,6 +97,7 @@ def parse_crm_mon(text):
                 parent=None,
                 agent=children[0]["agent"] if children else "",
                 role="",
+                target_role="",
                 active=any(c["active"] for c in children),
                 managed=_bool(element.get("managed", "true")),
                 maintenance=_bool(element.get("maintenance")),
@@ -102,7 +108,9 @@ def parse_crm_mon(text):
             )
     for failure in root.iterfind("failures/failure"):
         status["failures"].append(dict(
-            op_key=failure.get("op_key", ""),
+            # crm_mon names the failed operation "id" instead when the
+            # history entry has no operation key.
+            op_key=failure.get("op_key") or failure.get("id", ""),
             node=failure.get("node", ""),
             exitstatus=failure.get("exitstatus", ""),
             exitreason=failure.get("exitreason", ""),
@@ -110,21 +118,41 @@ def parse_crm_mon(text):
     return status
 
 
+def _resources_section(text):
+    root = _xml(text, "cibadmin's resources section")
+    if root.tag != "resources":
+        raise StatusError("cibadmin's resources section starts with <%s>, not <resources>" % root.tag)
+    return root
+
+
 def parse_meta(text):
     """``cibadmin --query --scope resources`` -> {resource id: {meta
-    attribute: value}} for every primitive, clone, group and bundle. Only
-    meta attributes: instance attributes are never read."""
-    root = _xml(text, "cibadmin's resources section")
+    attribute: value}} for every primitive, clone, group and bundle, at any
+    depth. Only meta attributes: instance attributes are never read. A name
+    set twice counts once, as pacemaker reads it: the first block's (in
+    the CIB's order) and, in a block, the first pair's."""
     meta = {}
-    for element in root.iter():
+    for element in _resources_section(text).iter():
         if element.tag not in ("primitive", "clone", "group", "bundle", "master") or not element.get("id"):
             continue
         values = {}
         for block in element.findall("meta_attributes"):
             for nvpair in block.findall("nvpair"):
-                values[nvpair.get("name")] = nvpair.get("value", "")
+                if nvpair.get("name"):
+                    values.setdefault(nvpair.get("name"), nvpair.get("value", ""))
         meta[element.get("id")] = values
     return meta
+
+
+def primitive_ids(text):
+    """``cibadmin --query --scope resources`` -> the ids of its primitives,
+    at any depth (alone, or in a group, clone or bundle), in the CIB's order."""
+    return [element.get("id") for element in _resources_section(text).iter("primitive") if element.get("id")]
+
+
+def online_nodes(status):
+    """The names of the nodes online in a parse_crm_mon() result, sorted."""
+    return sorted(name for name, node in status["nodes"].items() if node["online"])
 
 
 def merge(status, meta):
@@ -135,7 +163,8 @@ def merge(status, meta):
         resource["move"] = parse_move(resource["meta"].get(MOVE_MARKER, ""))
     for rid, values in meta.items():
         status["resources"].setdefault(rid, dict(
-            id=rid, parent=None, agent="", role="", active=False, managed=values.get("is-managed", "true") != "false",
+            id=rid, parent=None, agent="", role="", target_role=values.get("target-role", ""), active=False,
+            managed=values.get("is-managed", "true") != "false",
             maintenance=_bool(values.get("maintenance")), failed=False, blocked=False, nodes=[],
             meta=values, move=parse_move(values.get(MOVE_MARKER, ""))))
     return status

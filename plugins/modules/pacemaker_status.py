@@ -99,7 +99,8 @@ nodes:
   sample: {"servvirt1": {"online": true, "standby": false, "maintenance": false, "unclean": false}}
 resources:
   description:
-    - Each resource by id. A clone has its own entry (C(nodes) where any instance is active, C(promoted)
+    - Each resource by id (C(target_role) is its target-role meta attribute as crm_mon shows it, or empty). A clone
+      has its own entry (C(nodes) where any instance is active, C(promoted)
       where one is promoted) beside its instances'. C(meta) holds the meta attributes from the CIB, C(move)
       an interrupted move's source and destination, or null.
   returned: when available
@@ -109,6 +110,7 @@ resources:
       id: vm-passata
       agent: "ocf:heartbeat:VirtualDomain"
       role: Started
+      target_role: ""
       active: true
       managed: true
       maintenance: false

@@ -18,6 +18,7 @@ import time
 
 from tests.lab import inventory as inv
 from tests.lab import vms as lab_vms
+from ansible_collections.havirt.cluster.plugins.module_utils import pacemaker_status
 
 
 def podman(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -36,13 +37,23 @@ def witness() -> str:
 
 
 def online_nodes() -> list[str]:
-    """Nodes online as the storage node's pacemaker sees them ([] while it
-    cannot be asked: rebooting)."""
+    """Nodes online as the storage node's pacemaker sees them, read with the
+    pacemaker_status module's own parser ([] while it cannot be asked:
+    rebooting, or crm_mon failing without its XML). Output crm_mon printed
+    with exit code 0 that the parser cannot read fails the test."""
     try:
-        out = inv.node(witness()).run("crm_mon --one-shot --output-as=xml").stdout
+        run = inv.node(witness()).run("crm_mon --one-shot --output-as=xml")
     except RuntimeError:
         return []
-    return sorted(re.findall(r'<node name="([^"]+)" id="[^"]*" online="true"', out))
+    if not run.stdout.strip():
+        return []
+    try:
+        status = pacemaker_status.parse_crm_mon(run.stdout)
+    except pacemaker_status.StatusError:
+        if run.rc == 0:
+            raise
+        return []
+    return pacemaker_status.online_nodes(status)
 
 
 def placement() -> dict[str, list[str]]:

@@ -1,5 +1,6 @@
 """pacemaker_status's parsers on crm_mon and cibadmin output captured in the
-container lab (fixtures/pacemaker_status/README.md says how)."""
+container lab, pacemaker 2.1.5 and 3.0.0 (fixtures/pacemaker_status/README.md
+says how)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
-    StatusError, merge, parse_crm_mon, parse_meta, parse_move, unwatched)
+    StatusError, merge, online_nodes, parse_crm_mon, parse_meta, parse_move, primitive_ids, unwatched)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pacemaker_status"
+# A healthy lab cluster, as each pacemaker prints it: crm_mon's XML, the CIB's resources section.
+HEALTHY = {
+    "2.1.5": ("crm_mon-healthy.xml", "resources-healthy.xml"),
+    "3.0.0": ("crm_mon-healthy-pacemaker3.xml", "resources-healthy-pacemaker3.xml"),
+}
 
 
 def _read(name):
@@ -21,16 +27,19 @@ def _status(mon, resources):
     return merge(parse_crm_mon(_read(mon)), parse_meta(_read(resources)))
 
 
-def test_healthy_cluster():
-    status = _status("crm_mon-healthy.xml", "resources-healthy.xml")
+@pytest.mark.parametrize("version,dc", [("2.1.5", "servvirt1"), ("3.0.0", "servvirt2")])
+def test_healthy_cluster(version, dc):
+    status = _status(*HEALTHY[version])
     assert status["quorum"] is True
-    assert status["dc"] == "servvirt1"
+    assert status["dc"] == dc
     assert status["maintenance_mode"] is False
     assert sorted(status["nodes"]) == ["servdb", "servvirt1", "servvirt2"]
     assert all(n["online"] and not n["standby"] and not n["maintenance"] for n in status["nodes"].values())
+    assert online_nodes(status) == ["servdb", "servvirt1", "servvirt2"]
     vm = status["resources"]["vm-passata"]
     assert vm["agent"] == "ocf:heartbeat:VirtualDomain"
-    assert vm["role"] == "Started" and vm["active"] and vm["managed"]
+    assert vm["role"] == "Started" and vm["active"] and vm["managed"] and not vm["maintenance"]
+    assert vm["target_role"] == ""
     assert vm["nodes"] == ["servvirt1"]
     assert vm["meta"] == {"allow-migrate": "true"}
     assert vm["move"] is None
@@ -40,11 +49,17 @@ def test_healthy_cluster():
     assert not [rid for rid, r in status["resources"].items() if unwatched(r)]
 
 
-def test_instance_attributes_are_never_read():
-    status = _status("crm_mon-healthy.xml", "resources-healthy.xml")
-    fence = status["resources"]["fence-lab"]
+@pytest.mark.parametrize("version", sorted(HEALTHY))
+def test_instance_attributes_are_never_read(version):
+    status = _status(*HEALTHY[version])
     # The fence device's instance attributes (where a password would be) are not in the result.
-    assert "8780" not in repr(fence) and "pcmk_host_map" not in repr(status)
+    assert "8780" not in repr(status) and "podman.sock" not in repr(status) and "pcmk_host_map" not in repr(status)
+
+
+@pytest.mark.parametrize("version", sorted(HEALTHY))
+def test_the_primitives_of_the_cib(version):
+    assert primitive_ids(_read(HEALTHY[version][1])) == [
+        "fence-lab", "havirt-storage", "vm-passata", "vm-speedauth", "vm-masterauth"]
 
 
 def test_a_killed_move_and_an_unmanaged_vm_are_named():
@@ -61,6 +76,54 @@ def test_failed_action():
     status = parse_crm_mon(_read("crm_mon-failed-action.xml"))
     assert status["failures"] == [{"op_key": "status-dummy_asyncmon_0", "node": "servvirt2", "exitstatus": "error",
                                    "exitreason": "Simulated failure"}]
+
+
+def test_a_failure_without_an_operation_key_is_named_by_its_id():
+    # crm_mon writes id= instead of op_key= when the history entry has no operation key (pe_output.c).
+    text = _read("crm_mon-failed-action.xml").replace('op_key="status-dummy_asyncmon_0"', 'id="status-dummy_last_failure_0"')
+    assert parse_crm_mon(text)["failures"][0]["op_key"] == "status-dummy_last_failure_0"
+
+
+def test_a_stopped_resource_says_its_target_role():
+    # As pacemaker prints a resource stopped with target-role (id, resource_agent, role, target_role, active...).
+    text = _read("crm_mon-healthy-pacemaker3.xml").replace(
+        '<resource id="vm-speedauth" resource_agent="ocf:heartbeat:VirtualDomain" role="Started" active="true"',
+        '<resource id="vm-speedauth" resource_agent="ocf:heartbeat:VirtualDomain" role="Stopped" target_role="Stopped"'
+        ' active="false"')
+    vm = parse_crm_mon(text)["resources"]["vm-speedauth"]
+    assert (vm["role"], vm["target_role"], vm["active"]) == ("Stopped", "Stopped", False)
+
+
+def test_pacemaker3_says_maintenance_per_resource():
+    # 2.1.5's crm_mon has no maintenance attribute on a resource (the meta attribute says it); 3.0.0's has.
+    assert 'maintenance="false" managed="true"' in _read("crm_mon-healthy-pacemaker3.xml")
+    assert 'blocked="false" managed="true"' in _read("crm_mon-healthy.xml")
+    text = _read("crm_mon-healthy-pacemaker3.xml").replace(
+        'role="Started" active="true" orphaned="false" blocked="false" maintenance="false" managed="true"',
+        'role="Started" active="true" orphaned="false" blocked="false" maintenance="true" managed="false"', 1)
+    status = merge(parse_crm_mon(text), parse_meta(_read("resources-healthy-pacemaker3.xml")))
+    assert unwatched(status["resources"]["fence-lab"]) == "in maintenance, unmanaged"
+
+
+def test_the_first_meta_attribute_counts():
+    text = """<resources><primitive id="a" class="ocf" provider="pacemaker" type="Dummy">
+      <meta_attributes id="a-1"><nvpair id="a-1-m" name="maintenance" value="true"/>
+        <nvpair id="a-1-m2" name="maintenance" value="false"/></meta_attributes>
+      <meta_attributes id="a-2"><nvpair id="a-2-m" name="maintenance" value="false"/>
+        <nvpair id="a-2-t" name="target-role" value="Stopped"/></meta_attributes>
+    </primitive></resources>"""
+    assert parse_meta(text) == {"a": {"maintenance": "true", "target-role": "Stopped"}}
+
+
+@pytest.mark.parametrize("text,message", [
+    ("not xml", "cibadmin's resources section is not well-formed XML"),
+    ("<cib/>", "starts with <cib>, not <resources>"),
+])
+def test_unreadable_resources(text, message):
+    with pytest.raises(StatusError, match=message):
+        parse_meta(text)
+    with pytest.raises(StatusError, match=message):
+        primitive_ids(text)
 
 
 def test_a_resource_only_in_the_cib_is_kept_with_its_meta():
