@@ -342,7 +342,14 @@ def test_without_verbose_stonith_admin_shows_only_the_oldest_success():
     assert fence_history(_ran("history-three-2.1.5-not-verbose")["stdout"]) == [SERVVIRT1]
 
 
-@pytest.mark.parametrize("name", ["history-three-2.1.5", "history-pending-2.1.5"])
+def test_pacemaker_3_without_verbose_also_shows_only_the_oldest_success():
+    """The same on pacemaker 3.0.0 (the trixie container lab after its five hard crashes and a cut link)."""
+    verbose = fence_history(_ran("history-three-3.0.0")["stdout"])
+    assert len(verbose) == 6
+    assert fence_history(_ran("history-three-3.0.0-not-verbose")["stdout"]) == [verbose[-1]]
+
+
+@pytest.mark.parametrize("name", ["history-three-2.1.5", "history-pending-2.1.5", "history-three-3.0.0"])
 def test_each_event_in_stonith_admins_own_words(name):
     """The status line says what status.yml printed from the text form before: the same events, the same words."""
     assert fence_history_summary(_ran(name), 3) == " | ".join(_text_events(name + "-text")[:3])
