@@ -69,23 +69,26 @@ sanity: venv
 unit: venv
 	$(ACTIVATE) python -m pytest -p no:cacheprovider tests/unit tests/repo
 
+# `molecule test` of scenario $(1), its -vvv log and results afresh (the
+# secrets check reads them), its time printed as "scenario $(1) ($(2))",
+# then its converge timings.
+define scenario
+	mkdir -p $(CACHE)
+	rm -rf $(CACHE)/ansible-$(1)-vvv.log $(CACHE)/ansible-$(1)-results
+	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name $(1) 2>&1 | tee $(CACHE)/molecule-$(1).log; \
+	  echo "scenario $(1) ($(2)): $$(( $$(date +%s) - start ))s"
+	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-$(1).log
+endef
+
 # molecule test: destroy, syntax, create, check, converge, idempotence,
 # verify, destroy. The converge and idempotence times are printed last.
 molecule: venv
-	mkdir -p $(CACHE)
-	rm -rf $(CACHE)/ansible-default-vvv.log $(CACHE)/ansible-default-results
-	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name default 2>&1 | tee $(CACHE)/molecule-default.log; \
-	  echo "scenario default (container lab): $$(( $$(date +%s) - start ))s"
-	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-default.log
+	$(call scenario,default,container lab)
 
 # The container lab on Debian 12 (bookworm), the older supported release:
 # converge, idempotence and the core of the default scenario's tests.
 molecule-bookworm: venv
-	mkdir -p $(CACHE)
-	rm -rf $(CACHE)/ansible-bookworm-vvv.log $(CACHE)/ansible-bookworm-results
-	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name bookworm 2>&1 | tee $(CACHE)/molecule-bookworm.log; \
-	  echo "scenario bookworm (container lab, Debian 12): $$(( $$(date +%s) - start ))s"
-	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-bookworm.log
+	$(call scenario,bookworm,container lab on Debian 12)
 
 # The controller's checks (unit and repo tests, yamllint, ansible-lint,
 # sanity) on a Debian 13 controller: Python 3.13 and the ansible-core that
@@ -148,11 +151,7 @@ vmlab-clean: vmlab-down
 	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/havirt-cluster/vmlab" .vmlab
 
 vmlab-test: venv
-	mkdir -p $(CACHE)
-	rm -rf $(CACHE)/ansible-vmlab-vvv.log $(CACHE)/ansible-vmlab-results
-	@start=$$(date +%s); $(ACTIVATE) molecule test --scenario-name vmlab 2>&1 | tee $(CACHE)/molecule-vmlab.log; \
-	  echo "scenario vmlab (VM lab): $$(( $$(date +%s) - start ))s"
-	$(ACTIVATE) python tools/timings.py $(CACHE)/molecule-vmlab.log
+	$(call scenario,vmlab,VM lab)
 
 clean:
 	rm -rf $(CACHE) .ansible .pytest_cache
