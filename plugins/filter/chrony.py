@@ -32,6 +32,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.module_utils.command_result import failure_reason
+
 FIELDS = ("reference_id", "address", "stratum", "ref_time", "system_time", "last_offset", "rms_offset",
           "frequency_ppm", "residual_frequency_ppm", "skew_ppm", "root_delay", "root_dispersion",
           "update_interval", "leap_status")
@@ -81,14 +83,6 @@ def chrony_tracking(text):
     return _parse(text, "chrony_tracking")
 
 
-def _first_line(*texts):
-    for text in texts:
-        for line in (text or "").splitlines():
-            if line.strip():
-                return line.strip()
-    return ""
-
-
 def _source(tracking):
     if tracking["local_clock"]:
         return "local clock"
@@ -116,7 +110,7 @@ def chrony_clock_summary(result):
     if result["rc"] != 0:
         # chronyc says why on stdout ("506 Cannot talk to daemon"); a missing
         # chronyc is the command module's msg.
-        reason = _first_line(result.get("stderr"), stdout, result.get("msg")) or "exit code %s" % result["rc"]
+        reason = failure_reason(result)
         return "offset unknown (chronyc: %s)" % reason
     if not stdout.strip():
         return "offset unknown (chronyc printed nothing)"

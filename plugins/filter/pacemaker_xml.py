@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.module_utils.command_result import failure_reason
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_fencing import (
     FencerUnavailable, describe_event, parse_fence_history)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
@@ -116,14 +117,6 @@ def fence_history(value):
         raise AnsibleFilterError("fence_history: %s" % exc) from exc
 
 
-def _first_line(*texts):
-    for text in texts:
-        for line in (text or "").splitlines():
-            if line.strip():
-                return line.strip()
-    return ""
-
-
 def fence_history_summary(result, count=3):
     """status.yml's fencing history: the first ``count`` events of the
     registered result of ``stonith_admin --history '*' --verbose
@@ -149,7 +142,7 @@ def fence_history_summary(result, count=3):
     if events is None:
         if result["rc"] == 0:
             return "unknown (stonith_admin printed nothing)"
-        reason = _first_line(result.get("stderr"), stdout, result.get("msg")) or "exit code %s" % result["rc"]
+        reason = failure_reason(result)
         return "unknown (stonith_admin: %s)" % reason
     return " | ".join(describe_event(event) for event in events[:int(count)]) or "none"
 
