@@ -17,6 +17,7 @@ import threading
 import time
 
 from tests.lab import inventory as inv
+from tests.lab import timeline
 from tests.lab import vms as lab_vms
 from ansible_collections.havirt.cluster.plugins.module_utils import pacemaker_status
 
@@ -161,6 +162,37 @@ def wait_settled(timeout: float = 240) -> None:
     inv.node(witness()).check_output("crm_resource --wait --timeout %ss", str(int(max(deadline - time.monotonic(), 10))))
 
 
+def recovery_logs(victim: str, vms: list[str], since: float) -> dict:
+    """What the nodes logged since `since`: each node's journal
+    (`journalctl -o json`) and libvirt's log of each VM on each hypervisor,
+    as text (the raw material of timeline.phases). The victim too, once it
+    is back: a VM the cluster had not started elsewhere yet may start there
+    again. A node that cannot be reached is left out."""
+    logs = {"journal": {}, "qemu": {}}
+    for node in inv.group("cluster"):
+        try:
+            logs["journal"][node] = inv.node(node).run(
+                "journalctl --since @%s -o json --output-fields=MESSAGE,SYSLOG_IDENTIFIER", str(int(since))).stdout
+            if node in inv.group("hypervisors"):
+                for vm in vms:
+                    logs["qemu"][f"{node}/{vm}"] = inv.node(node).run("cat /var/log/libvirt/qemu/%s.log", vm).stdout
+        except (RuntimeError, AssertionError, OSError):
+            continue
+    return logs
+
+
+def phases_of(logs: dict, killed: float, victim: str, vms: list[str], mttr: dict[str, float]) -> dict[str, dict]:
+    """Each VM's recovery, phase by phase (seconds after the kill)."""
+    entries = [e for text in logs["journal"].values() for e in timeline.journal_entries(text)]
+    result = {}
+    for vm in vms:
+        qemu = [t for key, text in logs["qemu"].items() if key.endswith("/" + vm) for t in timeline.qemu_starts(text)]
+        result[vm] = timeline.phases(entries, qemu, killed, victim, lab_vms.resource(vm))
+        if vm in mttr:
+            result[vm]["guest answers"] = round(mttr[vm], 2)
+    return result
+
+
 def crash(victim: str, tag: str, timeout: float = 120) -> dict:
     """SIGKILL the victim's container. Returns what was measured: seconds
     from the kill to corosync's new membership (detect), to the fencer's
@@ -179,6 +211,7 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
     fenced = journal_times(witness(), killed, rf"Operation '(reboot|off)' .*targeting {victim} .*: OK")
     disks = {vm: lab_vms.http_get(vm, "/cgi-bin/disk").strip() for vm in mttr}
     where = placement()
+    logs = recovery_logs(victim, victims_vms, killed)
     return {
         "victim": victim,
         "vms": victims_vms,
@@ -188,6 +221,9 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
         "disk_kept": {vm: disks[vm] == f"read {tokens[vm]}" for vm in mttr},
         "now_on": {vm: where.get(vm, []) for vm in victims_vms},
         "node_restarted": started_at(victim) != started_before,
+        "phases": phases_of(logs, killed, victim, victims_vms, mttr),
+        "killed_at": killed,
+        "logs": logs,
     }
 
 

@@ -12,7 +12,11 @@ there. It waits for the fenced node to rejoin before the next run.
 
 Printed next to the sources' figures and written to
 bench/results/failover.json (runs, mttr_s_min/median/max,
-detect_s_median, fenced_s_median, and every run). A benchmark, not a
+detect_s_median, fenced_s_median, phases_s_median, and every run). Each
+VM's recovery is also read phase by phase from the survivors' logs
+(tests/lab/timeline.py): membership lost, fencing requested, node fenced,
+start requested, QEMU started, start done, guest answers; the medians are
+printed as a table. A benchmark, not a
 test: it fails only when a VM never comes back or loses data. Needs the
 lab up and converged (`make bench-failover` does both)."""
 
@@ -31,6 +35,7 @@ sys.path.insert(0, str(PROJECT))
 from tests.lab import failover as fo  # noqa: E402
 from tests.lab import inventory as inv  # noqa: E402
 from tests.lab import probes  # noqa: E402
+from tests.lab import timeline  # noqa: E402
 
 # The first source's measurements (seeds: SUMMARY.md): a physical reboot
 # of a hypervisor until its VMs answered, a cold move of a VM by hand, and
@@ -38,10 +43,36 @@ from tests.lab import probes  # noqa: E402
 SOURCES = {"physical reboot": 51.7, "cold move by hand": 38.7}
 
 
+def median_phases(runs: list[dict]) -> dict[str, float]:
+    """Each phase's median over every VM restart where it was seen."""
+    seen = {}
+    for run in runs:
+        for phases in run.get("phases", {}).values():
+            for name, at in phases.items():
+                seen.setdefault(name, []).append(at)
+    return {name: round(statistics.median(seen[name]), 2) for name in timeline.ORDER if name in seen}
+
+
+def phase_table(medians: dict[str, float]) -> str:
+    """The timeline as a table: each phase's median time after the kill,
+    and the time it took after the phase before it."""
+    lines = [f"{'failover, phase by phase (median)':34} {'at':>7} {'took':>7}"]
+    before = 0.0
+    for name in timeline.ORDER:
+        if name in medians:
+            lines.append(f"{'  ' + name:34} {medians[name]:7.2f} {medians[name] - before:7.2f}")
+            before = medians[name]
+        else:
+            lines.append(f"{'  ' + name:34} {'-':>7} {'':>7}   (not found in the logs)")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--output", default=str(PROJECT / "bench" / "results" / "failover.json"))
+    parser.add_argument("--keep-logs", metavar="DIR",
+                        help="also write each run's journals and libvirt logs there (run-N.json)")
     args = parser.parse_args()
 
     # curl on the storage node: each VM's first answer and its disk token
@@ -54,6 +85,11 @@ def main() -> int:
             victim = fo.busiest_hypervisor()
             result = fo.crash(victim, f"bench{i}")
             fo.wait_settled()
+            logs = result.pop("logs")
+            if args.keep_logs:
+                Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+                (Path(args.keep_logs) / f"run-{i + 1}.json").write_text(json.dumps(
+                    {"victim": victim, "killed_at": result["killed_at"], "vms": result["vms"], "logs": logs}, indent=1))
             runs.append(result)
             print(f"run {i + 1}/{args.runs}: {victim} killed; detected {result['detect_s']} s, fenced "
                   f"{result['fenced_s']} s, VMs answering: "
@@ -62,6 +98,7 @@ def main() -> int:
     mttrs = [t for r in runs for t in r["mttr_s"].values()]
     lost = [vm for r in runs for vm in r["vms"] if vm not in r["mttr_s"]]
     corrupt = [vm for r in runs for vm, ok in r["disk_kept"].items() if not ok]
+    phase_medians = median_phases(runs)
     summary = {
         "runs": len(runs),
         "vm_restarts": len(mttrs),
@@ -70,6 +107,7 @@ def main() -> int:
         "mttr_s_max": max(mttrs),
         "detect_s_median": statistics.median(r["detect_s"] for r in runs),
         "fenced_s_median": statistics.median(r["fenced_s"] for r in runs),
+        "phases_s_median": phase_medians,
         "most_hypervisors_running_one_vm": watch.most_running,
         "most_lease_holders": watch.most_leases,
         "sources_s": {**SOURCES, "automatic failover (Heartbeat)": None},
@@ -90,6 +128,9 @@ def main() -> int:
           f"{summary['mttr_s_max']:7.1f}   ({len(mttrs)} VM restarts in {len(runs)} crashes)")
     print(f"{'havirt: kill -> corosync detects':34} {'':7} {summary['detect_s_median']:7.1f}")
     print(f"{'havirt: kill -> node fenced':34} {'':7} {summary['fenced_s_median']:7.1f}")
+    print()
+    print(phase_table(phase_medians))
+    print()
     for name, value in SOURCES.items():
         print(f"{'source: ' + name:34} {'':7} {value:7.1f}")
     print(f"{'source: automatic failover':34} {'':7} {'failed':>7}   (Heartbeat, first source)")

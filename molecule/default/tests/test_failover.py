@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.lab import failover as fo
+from tests.lab import timeline
 from tests.lab import vms as lab_vms
 
 CRASH_RUNS = 5
@@ -55,7 +56,8 @@ def test_a_crashed_hypervisor_is_fenced_and_its_vms_answer_from_the_other(inv):
             fo.wait_settled()
             runs.append(result)
             print(f"\nrun {i + 1}: {victim} killed; lost after {result['detect_s']} s, fenced after "
-                  f"{result['fenced_s']} s; first answers: {result['mttr_s']}; disk data kept: {result['disk_kept']}")
+                  f"{result['fenced_s']} s; first answers: {result['mttr_s']}; disk data kept: {result['disk_kept']}; "
+                  f"phases: {result['phases']}")
     mttrs = [t for r in runs for t in r["mttr_s"].values()]
     print(f"MTTR over {CRASH_RUNS} crashes ({len(mttrs)} VM restarts): min {min(mttrs)} s, "
           f"median {statistics.median(mttrs)} s, max {max(mttrs)} s; corosync detection median "
@@ -71,6 +73,11 @@ def test_a_crashed_hypervisor_is_fenced_and_its_vms_answer_from_the_other(inv):
         # seconds (fence_podman reboots a container), and a VM the cluster
         # had not started elsewhere yet may start on it again: fine.
         assert all(len(hosts) == 1 for hosts in r["now_on"].values()), r
+        # The survivors' logs tell the whole recovery, and in the safe order:
+        # no VM start is even requested before its old node is fenced.
+        for vm, phases in r["phases"].items():
+            assert set(phases) == set(timeline.ORDER), f"{vm}: phases missing from the logs: {phases}"
+            assert phases["node fenced"] <= phases["start requested"] <= phases["QEMU started"], (vm, phases)
     assert watch.most_running == 1
     assert watch.most_leases == 1
     assert _failures(inv) == []
