@@ -10,7 +10,6 @@ own journal entries."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import threading
@@ -88,16 +87,10 @@ def lease_holders() -> dict[str, int]:
     return held
 
 
-def journal_times(node: str, since: float, pattern: str) -> list[float]:
-    """Wall-clock times of journal lines matching pattern since `since`."""
-    out = inv.node(node).run("journalctl --since @%s -o json --output-fields=MESSAGE", str(int(since))).stdout
-    times = []
-    for line in out.splitlines():
-        entry = json.loads(line)
-        message = entry.get("MESSAGE")
-        if isinstance(message, str) and re.search(pattern, message):
-            times.append(int(entry["__REALTIME_TIMESTAMP"]) / 1e6)
-    return times
+def journal_times(journal: str, pattern: str) -> list[float]:
+    """Wall-clock times of the lines of a `journalctl -o json` text whose
+    message matches pattern."""
+    return [e["t"] for e in timeline.journal_entries(journal) if re.search(pattern, e["msg"])]
 
 
 class Watch:
@@ -165,9 +158,10 @@ def wait_settled(timeout: float = 240) -> None:
 def recovery_logs(victim: str, vms: list[str], since: float) -> dict:
     """What the nodes logged since `since`: each node's journal
     (`journalctl -o json`) and libvirt's log of each VM on each hypervisor,
-    as text (the raw material of timeline.phases). The victim too, once it
-    is back: a VM the cluster had not started elsewhere yet may start there
-    again. A node that cannot be reached is left out."""
+    as text (the raw material of timeline.phases and of crash()'s detection
+    and fencing times). The victim too, once it is back: a VM the cluster
+    had not started elsewhere yet may start there again; a victim that
+    cannot be reached yet is left out."""
     logs = {"journal": {}, "qemu": {}}
     for node in inv.group("cluster"):
         try:
@@ -177,7 +171,8 @@ def recovery_logs(victim: str, vms: list[str], since: float) -> dict:
                 for vm in vms:
                     logs["qemu"][f"{node}/{vm}"] = inv.node(node).run("cat /var/log/libvirt/qemu/%s.log", vm).stdout
         except (RuntimeError, AssertionError, OSError):
-            continue
+            if node != victim:
+                raise
     return logs
 
 
@@ -207,11 +202,11 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
     podman("kill", "--signal", "KILL", f"havirt-{victim}")
     inv.node.cache_clear()
     mttr = first_answers(victims_vms, killed, timeout)
-    lost = journal_times(witness(), killed, r"A new membership .* was formed\. Members left")
-    fenced = journal_times(witness(), killed, rf"Operation '(reboot|off)' .*targeting {victim} .*: OK")
     disks = {vm: lab_vms.http_get(vm, "/cgi-bin/disk").strip() for vm in mttr}
     where = placement()
     logs = recovery_logs(victim, victims_vms, killed)
+    lost = journal_times(logs["journal"][witness()], r"A new membership .* was formed\. Members left")
+    fenced = journal_times(logs["journal"][witness()], rf"Operation '(reboot|off)' .*targeting {victim} .*: OK")
     return {
         "victim": victim,
         "vms": victims_vms,

@@ -70,8 +70,3 @@ def test_qemu_starts_read_libvirts_log_lines():
             "2026-12-01 22:16:40.000+0000: shutting down, reason=destroyed\n")
     assert timeline.qemu_starts(text) == [pytest.approx(1796163396.123)]
 
-
-def test_between_gives_the_lines_of_a_slow_phase_in_order():
-    entries = [{"t": 10.0, "ident": "a", "msg": "late"}, {"t": 5.0, "ident": "b", "msg": "early"},
-               {"t": 1.0, "ident": "c", "msg": "before"}]
-    assert timeline.between(entries, 4.0, 11.0) == ["+1.00 b: early", "+6.00 a: late"]
