@@ -127,19 +127,33 @@ def current_job(dom):
     return stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE), stats.get("operation")
 
 
+# How many times read() looks again at a domain that stopped between two
+# of its calls: each stop is a step of a migration or a shutdown, and there
+# are not many.
+READ_ATTEMPTS = 5
+
+
 def read(conn, name):
-    """describe() of the domain as libvirt has it now; absent() if unknown."""
-    try:
-        dom = conn.lookupByName(name)
-        state, reason = dom.state()
-        job_type, operation = libvirt.VIR_DOMAIN_JOB_NONE, None
-        if state not in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_NOSTATE):
-            job_type, operation = current_job(dom)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return absent()
-        raise
-    return describe(state, reason, job_type, operation)
+    """describe() of the domain as libvirt has it now; absent() if unknown.
+
+    A domain can stop between virDomainGetState and virDomainGetJobStats:
+    the source of a migration that just ended is torn down, and libvirt
+    says "Requested operation is not valid: domain is not running"
+    (VIR_ERR_OPERATION_INVALID). Then its state has changed: read again."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            dom = conn.lookupByName(name)
+            state, reason = dom.state()
+            job_type, operation = libvirt.VIR_DOMAIN_JOB_NONE, None
+            if state not in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_NOSTATE):
+                job_type, operation = current_job(dom)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return absent()
+            if exc.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID and attempt + 1 < READ_ATTEMPTS:
+                continue
+            raise
+        return describe(state, reason, job_type, operation)
 
 
 def main():

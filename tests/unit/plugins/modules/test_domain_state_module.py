@@ -95,6 +95,23 @@ def test_a_migration_that_outlasts_the_wait_is_returned_as_such(run_module, with
     assert how == "exit" and result["migrating"] and result["waited_s"] >= 1
 
 
+def test_a_domain_that_stops_between_two_reads_is_read_again(run_module, with_domain):
+    # CI of 6459f22: the source of the killed move's migration was torn
+    # down between virDomainGetState (paused) and virDomainGetJobStats.
+    gone = Error(libvirt.VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: domain is not running")
+    with_domain(Domain([(3, 2, gone, None), (5, 2, 0, None)]))
+    how, result = run(run_module, wait_for_migration=5)
+    assert how == "exit"
+    assert (result["state"], result["migrating"], result["here"]) == ("shutoff", False, False)
+
+
+def test_a_domain_that_keeps_saying_it_is_not_running_is_a_failure(run_module, with_domain):
+    gone = Error(libvirt.VIR_ERR_OPERATION_INVALID, "Requested operation is not valid: domain is not running")
+    with_domain(Domain([(1, 1, gone, None)]))
+    how, result = run(run_module)
+    assert how == "fail" and "domain is not running" in result["msg"]
+
+
 def test_another_libvirt_error_is_a_failure_that_says_so(run_module, with_domain):
     with_domain(Domain([(1, 1, Error(libvirt.VIR_ERR_INTERNAL_ERROR, "cannot acquire state change lock"), None)]))
     how, result = run(run_module)
