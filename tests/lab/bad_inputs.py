@@ -189,6 +189,10 @@ def _drbd_minor_clash(data, hosts, lab):
                                               {"name": "b", "minor": 1, "port": 7790, "disk": "/dev/vdc"}])
 
 
+def _drbd_fence_peer_no_wait(data, hosts, lab):
+    _everywhere(hosts, drbd_fence_peer_timeout_s=0)
+
+
 def _bad_type(data, hosts, lab):
     _everywhere(hosts, ntp_local_stratum="ten")
 
@@ -235,6 +239,7 @@ CASES = {
         _vm_on_unknown_drbd_resource,
         r"a VM on DRBD \(\{drbd\}: passata\) needs drbd, a resource of havirt_drbd_resources \(scratch\) of its own"),
     "drbd-short-secret": Case(_drbd_short_secret, r"drbd_shared_secret must be 16 to 64 characters"),
+    "drbd-fence-peer-no-wait": Case(_drbd_fence_peer_no_wait, r"drbd_fence_peer_timeout_s is 0: give a number of seconds"),
     "drbd-config-drbdadm-refuses": Case(
         _drbd_config_drbdadm_refuses,
         r"drbdadm refuses the DRBD configuration made from the inventory on servvirt\d \(rc \d+\): "
