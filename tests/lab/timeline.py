@@ -25,6 +25,11 @@ PHASES = [
     ("start done", "pacemaker-controld", r"Result of start operation for {resource} on \S+: (?:ok|OK)\b"),
 ]
 ORDER = [name for name, _, _ in PHASES] + ["guest answers"]
+# A VM on DRBD (the VM lab) also waits for its disk's promotion.
+DRBD_PHASES = [
+    ("peer fenced off", "havirt-drbd-fence-peer", r"placed the constraint"),
+    ("disk promoted", "pacemaker-controld", r"Result of promote operation for {disk}(?::\d+)? on \S+: (?:ok|OK)\b"),
+]
 
 _QEMU_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)([+-]\d{4}): starting up ")
 
@@ -56,13 +61,15 @@ def qemu_starts(text: str) -> list[float]:
     return times
 
 
-def phases(entries: list[dict], qemu: list[float], killed: float, victim: str, resource: str) -> dict[str, float]:
+def phases(entries: list[dict], qemu: list[float], killed: float, victim: str, resource: str,
+           disk: str | None = None) -> dict[str, float]:
     """Seconds from the kill to each phase found (a phase not found is
     left out), in the order they happened: the first line of each pattern
-    at or after the kill."""
-    names = {"victim": re.escape(victim), "resource": re.escape(resource)}
+    at or after the kill. `disk`: the VM's DRBD resource in the cluster
+    (its promotion is a phase too)."""
+    names = {"victim": re.escape(victim), "resource": re.escape(resource), "disk": re.escape(disk or "")}
     found = {}
-    for name, ident, pattern in PHASES:
+    for name, ident, pattern in PHASES + (DRBD_PHASES if disk else []):
         if pattern is None:
             times = [t for t in qemu if t >= killed]
         else:
@@ -71,3 +78,10 @@ def phases(entries: list[dict], qemu: list[float], killed: float, victim: str, r
         if times:
             found[name] = round(min(times) - killed, 2)
     return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
+def between(entries: list[dict], start: float, end: float) -> list[str]:
+    """The log lines from `start` to `end` (absolute times), in order, as
+    "+SECONDS ident: message" from `start`: what a slow phase was doing."""
+    lines = sorted((e for e in entries if start <= e["t"] <= end), key=lambda e: e["t"])
+    return ["+%.2f %s: %s" % (e["t"] - start, e["ident"], e["msg"]) for e in lines]

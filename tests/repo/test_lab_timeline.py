@@ -70,3 +70,23 @@ def test_qemu_starts_read_libvirts_log_lines():
             "2026-12-01 22:16:40.000+0000: shutting down, reason=destroyed\n")
     assert timeline.qemu_starts(text) == [pytest.approx(1796163396.123)]
 
+
+def test_between_gives_the_lines_of_a_slow_phase_in_order():
+    entries = [{"t": 10.0, "ident": "a", "msg": "late"}, {"t": 5.0, "ident": "b", "msg": "early"},
+               {"t": 1.0, "ident": "c", "msg": "before"}]
+    assert timeline.between(entries, 4.0, 11.0) == ["+1.00 b: early", "+6.00 a: late"]
+
+
+def test_a_vm_on_drbd_also_waits_for_its_disk():
+    """The VM lab's lines (pacemaker 3.0 writes "OK", 2.1 "ok"), as
+    test_drbd.py's hard crash reads them."""
+    line = "Result of promote operation for drbd-passata on servvirt1: {} "
+    entries = [{"t": 100.0, "ident": "havirt-drbd-fence-peer", "msg": "passata (peer servvirt2, clone drbd-passata-clone): "
+                "peer is fenced, my disk is UpToDate: placed the constraint"},
+               {"t": 101.5, "ident": "pacemaker-controld", "msg": line.format("OK")},
+               {"t": 99.0, "ident": "pacemaker-controld", "msg": line.format("ok")}]
+    assert timeline.phases(entries, [], 90.0, "servvirt2", "vm-passata", disk="drbd-passata") == {
+        "disk promoted": 9.0, "peer fenced off": 10.0}
+    assert timeline.phases(entries, [], 100.0, "servvirt2", "vm-passata", disk="drbd-passata") == {
+        "peer fenced off": 0.0, "disk promoted": 1.5}
+    assert "disk promoted" not in timeline.phases(entries, [], 90.0, "servvirt2", "vm-passata")

@@ -20,8 +20,8 @@ import uuid
 
 import pytest
 
-from tests.lab import drbd
-from tests.lab.vms import defined_on, playbook, postmortem, running_on, vm_spec, wait_for_http
+from tests.lab import drbd, timeline
+from tests.lab.vms import defined_on, playbook, postmortem, resource, running_on, vm_spec, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "passata"
@@ -228,8 +228,12 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
         assert time.monotonic() < deadline, "the guest acknowledged no write"
         time.sleep(2)
     time.sleep(5)
+    # The survivor's clock against this machine's, for its logs' timeline.
+    before = time.time()
+    offset = float(inv.node(survivor).check_output("date +%s.%N")) - (before + time.time()) / 2
     drbd.qmp(victim, "stop")
     crashed = time.monotonic()
+    crashed_at = time.time() + offset
     time.sleep(2)
     storage.check_output("kill $(cat /tmp/writer.pid)")
     acked = [int(n) for n in storage.check_output("cat /tmp/acked").split()]
@@ -255,6 +259,7 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
     assert int(token[1:]) >= last, f"acknowledged c{last} but the disk holds {token}"
     assert running_on(VM, nodes=[survivor]) == [survivor]
     assert drbd.primaries(VM, nodes=[survivor]) == [survivor]
+    _print_timeline(inv, victim, survivor, crashed_at, mttr)
 
     # The fenced node boots by itself (fence_qmp powered it on), rejoins and
     # resyncs what was written meanwhile; then the handler's constraint goes.
@@ -277,6 +282,23 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
     while "drbd-fence-by-handler" in _cluster(inv, "cibadmin --query --scope constraints"):
         assert time.monotonic() < deadline, "crm-unfence-peer did not lift the fencing constraint after the resync"
         time.sleep(3)
+
+
+def _print_timeline(inv, victim, survivor, crashed_at, mttr):
+    """The recovery phase by phase from the survivors' logs (tests/lab/
+    timeline.py), and everything they logged while the VM's start was
+    under way: where the time of a slow start goes."""
+    entries = []
+    for node in (survivor, inv.group("storage")[0]):
+        entries += timeline.journal_entries(inv.node(node).check_output(
+            "journalctl --since @%s -o json --output-fields=MESSAGE,SYSLOG_IDENTIFIER", str(int(crashed_at) - 1)))
+    qemu = timeline.qemu_starts(inv.node(survivor).check_output("cat /var/log/libvirt/qemu/%s.log", VM))
+    phases = timeline.phases(entries, qemu, crashed_at, victim, resource(VM), disk=f"drbd-{VM}")
+    phases["guest answers (2 s probe)"] = round(mttr, 1)
+    print("timeline after the freeze (s): " + ", ".join(f"{name} {at}" for name, at in phases.items()))
+    if "start requested" in phases and "QEMU started" in phases:
+        print("\n".join(timeline.between(entries, crashed_at + phases["start requested"],
+                                          crashed_at + phases["QEMU started"])[:200]))
 
 
 def _came_back_by_itself(inv, victim, survivor, shared, digest, crashed):
