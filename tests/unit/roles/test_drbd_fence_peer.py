@@ -6,8 +6,10 @@ crash: the survivor's promotion)."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import pathlib
+import types
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -174,7 +176,7 @@ def node(monkeypatch):
         fake = Node(*args, **kwargs)
         monkeypatch.setattr(handler, "run", fake)
         monkeypatch.setattr(handler, "POLL_S", 0)
-        monkeypatch.setattr(handler.os, "uname", lambda: type("U", (), {"nodename": "servvirt1"})())
+        monkeypatch.setattr(handler.os, "uname", functools.partial(types.SimpleNamespace, nodename="servvirt1"))
         monkeypatch.setenv("DRBD_RESOURCE", "passata")
         monkeypatch.setenv("DRBD_PEER", "servvirt2")
         return fake
