@@ -27,7 +27,7 @@ PHASES = [
 ORDER = [name for name, _, _ in PHASES] + ["guest answers"]
 # A VM on DRBD (the VM lab) also waits for its disk's promotion.
 DRBD_PHASES = [
-    ("peer fenced off", "havirt-drbd-fence-peer", r"placed the constraint"),
+    ("peer fenced off", "havirt-drbd-fence-peer", r"clone {disk}-clone\): .*placed the constraint"),
     ("disk promoted", "pacemaker-controld", r"Result of promote operation for {disk}(?::\d+)? on \S+: (?:ok|OK)\b"),
 ]
 

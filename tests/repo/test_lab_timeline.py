@@ -90,3 +90,5 @@ def test_a_vm_on_drbd_also_waits_for_its_disk():
     assert timeline.phases(entries, [], 100.0, "servvirt2", "vm-passata", disk="drbd-passata") == {
         "peer fenced off": 0.0, "disk promoted": 1.5}
     assert "disk promoted" not in timeline.phases(entries, [], 90.0, "servvirt2", "vm-passata")
+    # another resource's handler line is not this VM's
+    assert "peer fenced off" not in timeline.phases(entries, [], 90.0, "servvirt2", "vm-other", disk="drbd-other")

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from tests.lab import drbd, timeline
+from tests.lab import drbd, failover, timeline
 from tests.lab.vms import defined_on, playbook, postmortem, resource, running_on, vm_spec, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
@@ -259,7 +259,7 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
     assert int(token[1:]) >= last, f"acknowledged c{last} but the disk holds {token}"
     assert running_on(VM, nodes=[survivor]) == [survivor]
     assert drbd.primaries(VM, nodes=[survivor]) == [survivor]
-    _print_timeline(inv, victim, survivor, crashed_at, mttr)
+    _print_timeline(victim, crashed_at, mttr)
 
     # The fenced node boots by itself (fence_qmp powered it on), rejoins and
     # resyncs what was written meanwhile; then the handler's constraint goes.
@@ -284,15 +284,14 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
         time.sleep(3)
 
 
-def _print_timeline(inv, victim, survivor, crashed_at, mttr):
-    """The recovery phase by phase from the survivors' logs (tests/lab/
-    timeline.py), and everything they logged while the VM's start was
-    under way: where the time of a slow start goes."""
-    entries = []
-    for node in (survivor, inv.group("storage")[0]):
-        entries += timeline.journal_entries(inv.node(node).check_output(
-            "journalctl --since @%s -o json --output-fields=MESSAGE,SYSLOG_IDENTIFIER", str(int(crashed_at) - 1)))
-    qemu = timeline.qemu_starts(inv.node(survivor).check_output("cat /var/log/libvirt/qemu/%s.log", VM))
+def _print_timeline(victim, crashed_at, mttr):
+    """The recovery phase by phase from the nodes' logs (tests/lab/
+    timeline.py, read by failover.recovery_logs as for the container
+    lab), and everything they logged while the VM's start was under way:
+    where the time of a slow start goes."""
+    logs = failover.recovery_logs(victim, [VM], crashed_at - 1)
+    entries = [e for text in logs["journal"].values() for e in timeline.journal_entries(text)]
+    qemu = [t for text in logs["qemu"].values() for t in timeline.qemu_starts(text)]
     phases = timeline.phases(entries, qemu, crashed_at, victim, resource(VM), disk=f"drbd-{VM}")
     phases["guest answers (2 s probe)"] = round(mttr, 1)
     print("timeline after the freeze (s): " + ", ".join(f"{name} {at}" for name, at in phases.items()))
