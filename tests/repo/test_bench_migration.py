@@ -68,6 +68,17 @@ def test_mode_keys(method, limit, several, key):
     assert bench.mode_key(method, limit, several) == key
 
 
+@pytest.mark.parametrize("methods, limits, baseline_limit, modes", [
+    (["havirt", "baseline"], [300], None, [("havirt", "havirt", 300), ("baseline", "baseline", None)]),
+    (["havirt", "baseline"], [20, 300], None,
+     [("havirt@20", "havirt", 20), ("havirt@300", "havirt", 300), ("baseline", "baseline", None)]),
+    (["havirt", "baseline"], [20], 20, [("havirt", "havirt", 20), ("baseline@20", "baseline", 20)]),
+    (["baseline"], [300], 10, [("baseline@10", "baseline", 10)]),
+])
+def test_modes_and_the_limit_each_sets(methods, limits, baseline_limit, modes):
+    assert bench.plan_modes(methods, limits, baseline_limit) == modes
+
+
 def test_a_crashed_migration_is_counted_and_left_out_of_the_figures():
     runs = [_run(20, 60.0, 24, 1300), _run(20, 80.0, 28, 1500), _run(20, 15000.0, 900, 9000, crashed=True)]
     figures = bench.summary(runs)

@@ -93,6 +93,19 @@ def mode_key(method: str, limit: int | None, several: bool) -> str:
     return f"havirt@{limit}" if method == "havirt" and several else method
 
 
+def plan_modes(methods: list[str], limits: list[int], baseline_limit: int | None) -> list[tuple[str, str, int | None]]:
+    """(key, method, maximum downtime to set) of each mode, in run order:
+    havirt once per limit, plain virsh once (at libvirt's default, or at
+    baseline_limit: then keyed baseline@MS)."""
+    modes = []
+    for method in methods:
+        if method == "havirt":
+            modes += [(mode_key(method, ms, len(limits) > 1), method, ms) for ms in limits]
+        else:
+            modes.append((f"baseline@{baseline_limit}" if baseline_limit else "baseline", method, baseline_limit))
+    return modes
+
+
 def summary(runs: list[dict]) -> dict:
     """One mode's figures: medians of the migrations whose guest survived,
     the crashes counted apart, the maximum downtime(s) it ran with."""
@@ -218,17 +231,22 @@ def migrate_havirt(vm: str, extra: tuple[str, ...] = ()) -> dict:
     raise RuntimeError("no migration statistics in migrate.yml's output")
 
 
-def migrate_baseline(vm: str) -> dict:
+def migrate_baseline(vm: str, set_limit: int | None = None) -> dict:
     """Plain virsh at libvirt's defaults (no maximum downtime of its own,
     no auto-converge), over the same TLS connection and address as havirt:
-    this lab's libvirt requires TLS (migrate_tls_force). A VM the cluster
-    runs stays transient and is handed back to the cluster afterwards,
-    moved or not; any other VM moves its definition along, as migrate.yml
-    does."""
+    this lab's libvirt requires TLS (migrate_tls_force). With set_limit,
+    `virsh migrate-setmaxdowntime` first: the libvirt call havirt's module
+    makes before its move, so that the two differ only by havirt's own
+    choices (flags, auto-converge, the playbook around the move). A VM the
+    cluster runs stays transient and is handed back to the cluster
+    afterwards, moved or not; any other VM moves its definition along, as
+    migrate.yml does."""
     source = the_host(vm)
     dest = other(source)
     address = inv.hostvars(dest)["havirt_cluster_address"]
     managed = cluster_managed()
+    if set_limit:
+        remote(source, f"virsh migrate-setmaxdowntime {vm} {set_limit}")
     # The limit QEMU will use (its own default unless someone set one on
     # this QEMU process, e.g. a havirt migration that failed and left it).
     limit = remote(source, f"virsh migrate-getmaxdowntime {vm}", check=False).strip()
@@ -283,7 +301,7 @@ def one_run(method: str, limit: int | None, vm: str, storage: str, address: str,
         if method == "havirt":
             moved = {**migrate_havirt(vm, ("-e", f"xen_migration_max_downtime_ms={limit}", *extra)), "max_downtime_ms": limit}
         else:
-            moved = migrate_baseline(vm)
+            moved = migrate_baseline(vm, limit)
         time.sleep(1.5)
     finally:
         out, err = probe.communicate("stop\n", timeout=60)
@@ -360,6 +378,9 @@ def main() -> int:
     parser.add_argument("--downtime-ms", type=parse_limits, metavar="MS[,MS...]",
                         help="havirt's maximum downtime, one mode per value, e.g. 20,300 to compare them side by side "
                              "(default: the inventory's xen_migration_max_downtime_ms)")
+    parser.add_argument("--baseline-downtime-ms", type=int, metavar="MS",
+                        help="set this maximum downtime (virsh migrate-setmaxdowntime) before each plain virsh move, "
+                             "as havirt's module does: tells havirt's own part from QEMU's (default: libvirt's)")
     parser.add_argument("--havirt-extra", action="append", default=[], metavar="VAR=VALUE",
                         help="extra variable for migrate.yml (e.g. xen_migration_auto_converge=false), to try other settings")
     parser.add_argument("--cases", default="idle,busy", help="idle, busy or both (default)")
@@ -392,7 +413,9 @@ def main() -> int:
     subprocess.run(ssh(storage) + ["cat > /root/havirt-probe.py"], check=True, timeout=60,
                    input=(PROJECT / "tools" / "bench" / "probe.py").read_text(), text=True)
     extra = tuple(x for var in args.havirt_extra for x in ("-e", var))
-    modes = [(mode_key(m, ms, len(limits) > 1), m, ms) for m in methods for ms in (limits if m == "havirt" else [None])]
+    if args.baseline_downtime_ms is not None and args.baseline_downtime_ms < 1:
+        parser.error("--baseline-downtime-ms takes a whole number of ms above 0")
+    modes = plan_modes(methods, limits, args.baseline_downtime_ms)
     cases = [c for c in CASES if c[0] in args.cases.split(",")]
     out = Path(args.output)
     meta = {"vm": args.vm, "memory_mb": lab_vms.vm_spec(args.vm)["memory_mb"], "probe_interval_ms": PROBE_INTERVAL_S * 1000,
@@ -400,7 +423,9 @@ def main() -> int:
             "havirt_settings": "migrate.yml with the inventory's xen_migration_* settings, xen_migration_max_downtime_ms="
                                + "/".join(map(str, limits)) + "".join(f" {var}" for var in args.havirt_extra),
             "baseline": "virsh migrate --live --p2p --tls, libvirt's defaults (max downtime: what QEMU reported before "
-                        "the move); a cluster resource stays transient, in maintenance for the move, then "
+                        "the move" + (f", set to {args.baseline_downtime_ms} ms with virsh migrate-setmaxdowntime"
+                                      if args.baseline_downtime_ms else "")
+                        + "); a cluster resource stays transient, in maintenance for the move, then "
                         "crm_resource --refresh",
             "crash": f"no HTTP answer within {ANSWER_TIMEOUT_S} s of the migration: post-mortem kept, guest restarted "
                      "with crm_resource --restart, run left out of the medians",
