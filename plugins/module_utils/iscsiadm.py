@@ -159,6 +159,44 @@ def parse_node_record(text):
     return record
 
 
+def record_files(record, node_dir="/etc/iscsi/nodes"):
+    """Where open-iscsi may keep a node record's file, most likely first,
+    from the record itself (`iscsiadm -m node -T T -p P`):
+    NODE_DIR/<target>/<address>,<port>,<tpgt>/<iface> for a record that
+    discovery made; a static record (`-o new`, tpgt -1) drops the tpgt:
+    NODE_DIR/<target>/<address>,<port>, a file (open-iscsi 2.1.8 writes it
+    so) or a directory holding <iface>. Empty when the record lacks one of
+    those fields."""
+    keys = ("node.name", "node.conn[0].address", "node.conn[0].port", "node.tpgt", "iface.iscsi_ifacename")
+    values = [record.get(key, "") for key in keys]
+    if not all(values) or any("/" in value or value in (".", "..") for value in values):
+        return []
+    target, address, port, tpgt, iface = values
+    portal = "%s,%s" % (address, port) if tpgt == "-1" else "%s,%s,%s" % (address, port, tpgt)
+    base = "/".join((node_dir.rstrip("/"), target, portal))
+    return [base + "/" + iface, base]
+
+
+def set_record_values(text, values):
+    """A record file's text with each setting of `values` set: the line
+    `key = value` replaced where the key is, added before `# END RECORD`
+    (or at the end) where it is not. The file's other lines are kept as
+    they are. An empty value is written as iscsiadm writes it (<empty>)."""
+    lines = text.splitlines()
+    left = dict(values)
+    out = []
+    for line in lines:
+        match = _RECORD_LINE.match(line)
+        if match and match.group("key") in left:
+            key = match.group("key")
+            line = "%s = %s" % (key, left.pop(key) or EMPTY)
+        out.append(line)
+    added = ["%s = %s" % (key, value or EMPTY) for key, value in sorted(left.items())]
+    end = next((i for i, line in enumerate(out) if line.startswith("# END RECORD")), len(out))
+    out[end:end] = added
+    return "\n".join(out) + "\n"
+
+
 def parse_sessions(text):
     """Parse `iscsiadm -m session -P 3`.
 

@@ -30,6 +30,11 @@ description:
     devices)."
   - What C(open_iscsi) has that this module leaves out, because a cluster does not need it,
     is logging in to every target of a portal at once, and rescans.
+  - CHAP secrets are written into the node record's file (C(NODES/TARGET/ADDRESS,PORT,TPGT/IFACE), or
+    C(NODES/TARGET/ADDRESS,PORT) for a static record; 0600; NODES is C(/var/lib/iscsi/nodes) on Debian 13,
+    C(/etc/iscsi/nodes) on Debian 12) and read back through C(iscsiadm), never given to
+    C(iscsiadm -o update -v) (C(open_iscsi) does, and any user of the host sees the secret in the process
+    list while it runs). Where the file is in neither place, C(iscsiadm) sets it, with a warning.
   - A changed setting applies at the next login. A session that is already logged in is not
     logged out to apply it unless O(relogin=true), since logging out under a mounted cluster
     file system would fence the node. The module returns RV(relogin_needed).
@@ -229,6 +234,7 @@ relogin_needed:
 """
 
 import os
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -243,8 +249,10 @@ from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import (
     portal_addresses,
     portal_string,
     PortalNotResolved,
+    record_files,
     record_portal,
     render_settings,
+    set_record_values,
     settings_to_change,
 )
 
@@ -256,6 +264,9 @@ AUTH_PASSWORD_IN = "node.session.auth.password_in"
 SECRETS = (AUTH_PASSWORD, AUTH_PASSWORD_IN)
 NO_OBJECTS = 21
 SESSION_EXISTS = 15
+# Where open-iscsi keeps node records (its build's NODE_CONFIG_DIR):
+# Debian 13's 2.1.11 in /var/lib/iscsi, Debian 12's 2.1.8 in /etc/iscsi.
+NODE_DIRS = ("/var/lib/iscsi/nodes", "/etc/iscsi/nodes")
 
 
 class Iscsiadm(object):
@@ -303,6 +314,37 @@ class Iscsiadm(object):
     def update(self, name, value):
         self.run(self.node_args() + ["-o", "update", "-n", name, "-v", value],
                  what="setting %s on the record of %s" % (name, self.target))
+
+    def write_secrets(self, record, values):
+        """Set CHAP secrets in the record's own file, never on a command
+        line: `iscsiadm -o update -v SECRET` shows the secret to every
+        user of the host in the process list while it runs. The file is
+        replaced whole (0600), then read back through iscsiadm. Where the
+        file is not where open-iscsi keeps it, iscsiadm sets the secret,
+        with a warning."""
+        places = [place for node_dir in NODE_DIRS for place in record_files(record, node_dir)]
+        path = next((place for place in places if os.path.isfile(place)), None)
+        if path is None:
+            self.module.warn("the node record's file of %s through %s is in none of %s: the CHAP secret was set "
+                             "with iscsiadm, on its command line" % (self.target, self.portal, ", ".join(NODE_DIRS)))
+            for name, value in sorted(values.items()):
+                self.update(name, value)
+            return
+        try:
+            with open(path) as handle:
+                text = handle.read()
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".havirt-")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(set_record_values(text, values))
+            self.module.atomic_move(tmp, path)
+            os.chmod(path, 0o600)
+        except (IOError, OSError) as exc:
+            self.module.fail_json(msg="cannot write the CHAP secret into the node record %s: %s" % (path, exc))
+        written = self.record() or {}
+        wrong = sorted(name for name, value in values.items() if written.get(name) != value)
+        if wrong:
+            self.module.fail_json(msg="the node record %s does not hold the new %s after it was written: see "
+                                  "`iscsiadm -m node -T %s -p %s`" % (path, ", ".join(wrong), self.target, self.portal))
 
     def sessions(self):
         rc, out = self.run(["-m", "session", "-P", "3"], ok=(0, NO_OBJECTS), what="listing sessions")
@@ -487,8 +529,11 @@ def main():
         for name, old, new in changes:
             result["changed_settings"].append(name)
             result["changed"] = True
-            if not check:
+            if not check and name not in SECRETS:
                 tool.update(name, new)
+        secrets = dict((name, new) for name, old, new in changes if name in SECRETS)
+        if secrets and not check:
+            tool.write_secrets(record, secrets)
         after_record = dict(record)
         after_record.update(wanted)
 

@@ -247,3 +247,61 @@ def test_the_record_of_a_host_name_is_the_names_or_an_addresss():
     assert u.record_portal(discovered, TARGET, ["servdb", "10.210.3.10"], 3260) == "10.210.3.10"
     assert u.record_portal(discovered, TARGET, ["servdb", "fd00::10"], 3260) is None
     assert u.record_portal(records, "iqn.2026-11.org.havirt.lab:v6", ["v6-name", "fd00:0::10"], 3260) == "fd00::10"
+
+
+def test_the_record_file_is_where_open_iscsi_keeps_it():
+    record = u.parse_node_record(captured("node-record-S")[0])
+    portal = f"/etc/iscsi/nodes/{TARGET}/10.210.3.10,3260,1"
+    assert u.record_files(record) == [portal + "/default", portal]
+    assert u.record_files(record, "/var/lib/iscsi/nodes/")[0] == f"/var/lib/iscsi/nodes/{TARGET}/10.210.3.10,3260,1/default"
+
+
+def test_a_static_record_has_no_tpgt_in_its_path():
+    """`iscsiadm -m node -T T -p 10.9.9.9:3260 -o new` on open-iscsi 2.1.8
+    (Debian 12) wrote the file /etc/iscsi/nodes/T/10.9.9.9,3260."""
+    record = dict(u.parse_node_record(captured("node-record-S")[0]), **{"node.tpgt": "-1"})
+    assert u.record_files(record) == [f"/etc/iscsi/nodes/{TARGET}/10.210.3.10,3260/default",
+                                      f"/etc/iscsi/nodes/{TARGET}/10.210.3.10,3260"]
+
+
+@pytest.mark.parametrize("key, value", [("node.name", ""), ("node.tpgt", None), ("iface.iscsi_ifacename", "../x"),
+                                        ("node.conn[0].address", "..")])
+def test_no_record_file_for_a_record_that_cannot_name_it(key, value):
+    record = u.parse_node_record(captured("node-record-S")[0])
+    if value is None:
+        del record[key]
+    else:
+        record[key] = value
+    assert u.record_files(record) == []
+
+
+def test_a_secret_is_set_in_place_and_nothing_else_moves():
+    text = captured("node-record-S")[0]
+    new = u.set_record_values(text, {"node.session.auth.password": "new-secret-2"})
+    old_lines, new_lines = text.splitlines(), new.splitlines()
+    assert len(old_lines) == len(new_lines)
+    changed = [(a, b) for a, b in zip(old_lines, new_lines) if a != b]
+    assert changed == [("node.session.auth.password = lab-only-chap-secret", "node.session.auth.password = new-secret-2")]
+    assert u.parse_node_record(new)["node.session.auth.password"] == "new-secret-2"
+    assert new.endswith("# END RECORD\n")
+
+
+def test_a_missing_setting_is_added_before_the_end_of_the_record_and_empty_is_written_as_iscsiadm_does():
+    text = "\n".join(line for line in captured("node-record-S")[0].splitlines() if "password_in" not in line) + "\n"
+    new = u.set_record_values(text, {"node.session.auth.password_in": "mutual-3", "node.session.auth.password": ""})
+    lines = new.splitlines()
+    assert lines[-2:] == ["node.session.auth.password_in = mutual-3", "# END RECORD"]
+    assert "node.session.auth.password = <empty>" in lines
+    record = u.parse_node_record(new)
+    assert (record["node.session.auth.password"], record["node.session.auth.password_in"]) == ("", "mutual-3")
+
+
+def test_the_real_record_file_takes_a_secret_and_keeps_everything_else():
+    """The record file open-iscsi 2.1.11 wrote in the VM lab (Debian 13)."""
+    text = (FIXTURES / "record-file-2.1.11.txt").read_text()
+    new = u.set_record_values(text, {"node.session.auth.password": "new-secret-2"})
+    assert [(a, b) for a, b in zip(text.splitlines(), new.splitlines()) if a != b] == [
+        ("node.session.auth.password = lab-only-chap-secret", "node.session.auth.password = new-secret-2")]
+    assert new.splitlines()[0] == "# BEGIN RECORD 2.1.11" and new.endswith("# END RECORD\n")
+    assert u.record_files(u.parse_node_record(text), "/var/lib/iscsi/nodes")[0] == (
+        f"/var/lib/iscsi/nodes/{TARGET}/10.210.3.10,3260,1/default")
