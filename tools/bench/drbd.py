@@ -99,6 +99,7 @@ def main() -> int:
         values = [run[path[0]][path[1]] if len(path) == 2 else run[path[0]] for run in runs]
         return statistics.median(values)
 
+    release = inv.node(node).run("cat /etc/debian_version").stdout.strip()  # the nodes' own, not a guess
     summary = {
         "runs": len(runs),
         "raw_write_latency_ms_median": median(("raw", "write_latency_ms")),
@@ -113,7 +114,7 @@ def main() -> int:
             "throughput": f"{THROUGHPUT_MIB} x 1 MiB, dd oflag=direct",
             "resync": "drbdadm invalidate on the benchmark node: the whole device from its peer",
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "lab": "VM lab: Debian 12 VMs under QEMU TCG, raw disk files opened with cache=none, "
+            "lab": f"VM lab: Debian {release} VMs under QEMU TCG, raw disk files opened with cache=none, "
                    "replication over a host bridge",
         },
         "all_runs": runs,
