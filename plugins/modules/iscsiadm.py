@@ -330,15 +330,19 @@ class Iscsiadm(object):
             for name, value in sorted(values.items()):
                 self.update(name, value)
             return
+        tmp = None
         try:
             with open(path) as handle:
                 text = handle.read()
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".havirt-")
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".havirt-")  # 0600 from the start
             with os.fdopen(fd, "w") as handle:
                 handle.write(set_record_values(text, values))
             self.module.atomic_move(tmp, path)
+            tmp = None
             os.chmod(path, 0o600)
         except (IOError, OSError) as exc:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)  # it holds the secret
             self.module.fail_json(msg="cannot write the CHAP secret into the node record %s: %s" % (path, exc))
         written = self.record() or {}
         wrong = sorted(name for name, value in values.items() if written.get(name) != value)

@@ -255,3 +255,16 @@ def test_a_static_records_flat_file_takes_the_secret(monkeypatch, capsys, tmp_pa
     assert result["changed"] is True
     assert "node.session.auth.password = another-secret-1" in fake.path.read_text().splitlines()
     assert not any("another-secret-1" in word for call in fake.calls for word in call)
+
+
+def test_a_record_file_that_cannot_be_written_fails_and_leaves_no_copy_of_the_secret(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(m, "NODE_DIRS", (str(tmp_path),))
+    fake = FileBackedIscsiadm(tmp_path)
+
+    def refuse(self, src, dest, *a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(basic.AnsibleModule, "atomic_move", refuse)
+    result = run(monkeypatch, capsys, fake, **{**CHAP, "chap_password": "another-secret-1"})
+    assert result["failed"] is True and "cannot write the CHAP secret into the node record" in result["msg"]
+    assert [p.name for p in fake.path.parent.iterdir()] == ["default"]
+    assert "another-secret-1" not in fake.path.read_text()
