@@ -58,6 +58,13 @@ def test_the_option_refuses_a_wrong_limit_before_anything_runs(capsys):
     assert "not a maximum downtime in ms" in capsys.readouterr().err
 
 
+def test_the_baseline_limit_is_one_limit_read_by_the_same_rules():
+    assert bench.parse_limit(" 10 ") == 10
+    for text in ("0", "10,20", "-5", "1.5", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            bench.parse_limit(text)
+
+
 @pytest.mark.parametrize("method, limit, several, key", [
     ("havirt", 300, False, "havirt"),
     ("havirt", 20, True, "havirt@20"),

@@ -87,6 +87,14 @@ def parse_limits(text: str) -> list[int]:
     return limits
 
 
+def parse_limit(text: str) -> int:
+    """--baseline-downtime-ms: one maximum downtime in ms (parse_limits' rules)."""
+    limits = parse_limits(text)
+    if len(limits) != 1:
+        raise argparse.ArgumentTypeError(f"one maximum downtime in ms, not {text!r}")
+    return limits[0]
+
+
 def mode_key(method: str, limit: int | None, several: bool) -> str:
     """Key of a mode in the results: havirt (havirt@20, havirt@300 when
     several limits are compared in one run) or baseline."""
@@ -378,7 +386,7 @@ def main() -> int:
     parser.add_argument("--downtime-ms", type=parse_limits, metavar="MS[,MS...]",
                         help="havirt's maximum downtime, one mode per value, e.g. 20,300 to compare them side by side "
                              "(default: the inventory's xen_migration_max_downtime_ms)")
-    parser.add_argument("--baseline-downtime-ms", type=int, metavar="MS",
+    parser.add_argument("--baseline-downtime-ms", type=parse_limit, metavar="MS",
                         help="set this maximum downtime (virsh migrate-setmaxdowntime) before each plain virsh move, "
                              "as havirt's module does: tells havirt's own part from QEMU's (default: libvirt's)")
     parser.add_argument("--havirt-extra", action="append", default=[], metavar="VAR=VALUE",
@@ -413,8 +421,6 @@ def main() -> int:
     subprocess.run(ssh(storage) + ["cat > /root/havirt-probe.py"], check=True, timeout=60,
                    input=(PROJECT / "tools" / "bench" / "probe.py").read_text(), text=True)
     extra = tuple(x for var in args.havirt_extra for x in ("-e", var))
-    if args.baseline_downtime_ms is not None and args.baseline_downtime_ms < 1:
-        parser.error("--baseline-downtime-ms takes a whole number of ms above 0")
     modes = plan_modes(methods, limits, args.baseline_downtime_ms)
     cases = [c for c in CASES if c[0] in args.cases.split(",")]
     out = Path(args.output)
