@@ -1,6 +1,6 @@
 """Bad inventories refused by the validation plays, without the lab.
 
-Each OFFLINE case of tests/lab/bad_inputs.py is a copy of inventories/lab
+Each OFFLINE case of tools/labkit/bad_inputs.py is a copy of inventories/lab
 with one fault; playbooks/validate.yml (the plays site.yml runs first) must
 refuse it with the case's message and change nothing. The NEEDS_NODE cases
 run against the live lab (molecule/default/tests/test_bad_input.py).
@@ -43,7 +43,7 @@ from ansible.vars.manager import VariableManager
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (inventories are not in the collection)
 LAB = ROOT / "inventories" / "lab"
-_SPEC = importlib.util.spec_from_file_location("bad_inputs", ROOT / "tests" / "lab" / "bad_inputs.py")
+_SPEC = importlib.util.spec_from_file_location("bad_inputs", ROOT / "tools" / "labkit" / "bad_inputs.py")
 bad_inputs = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bad_inputs)
 # The lab's values use collections' filters (ansible.utils.nthhost...).
@@ -63,7 +63,7 @@ CONTROL = "unbroken"  # the lab inventory as it is: validate.yml passes it
 
 @functools.lru_cache(maxsize=None)
 def _lab_hostvars(name: str) -> dict:
-    """One lab host's templated variables, as tests/lab/inventory.py reads them."""
+    """One lab host's templated variables, as tools/labkit/inventory.py reads them."""
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[str(LAB)])
     variables = VariableManager(loader=loader, inventory=inventory)
@@ -93,7 +93,7 @@ def _copy(workdir: Path, case) -> Path:
 def _validate(inventory: Path, *options: str, **env: str) -> subprocess.CompletedProcess:
     """validate.yml as a user runs it from the checkout, without the
     ANSIBLE_*/MOLECULE_* settings of the calling test runner
-    (tests/lab/inventory.py clean_env), plus the guard."""
+    (tools/labkit/inventory.py clean_env), plus the guard."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
     clean.update(ANSIBLE_CONNECTION_PLUGINS=str(GUARD_PLUGINS), **env)
     return subprocess.run(["ansible-playbook", "-i", str(inventory), "playbooks/validate.yml", *options],

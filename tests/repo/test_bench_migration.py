@@ -19,7 +19,7 @@ bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
 # A kernel panic as the lab's guests print it on their serial console
-# (shape of the post-mortem tests/lab/vms.py postmortem() returns).
+# (shape of the post-mortem tools/labkit/vms.py postmortem() returns).
 POSTMORTEM = """--- cluster: resource vm-passata is running on: servvirt2
 --- servvirt1: not defined here
 --- servvirt2: running (migrated)

@@ -32,7 +32,7 @@ JINJA_USES = (
 PYTHON_IMPORT = re.compile(rf"^\s*(?:from|import)\s+ansible_collections\.({NAME})\.({NAME})\b", re.MULTILINE)
 # Never in the tarball: the labs, the benchmarks, the repository's tests,
 # tools and CI, the checkout's own playbooks and settings.
-NOT_THE_COLLECTION = ("bench/", "tools/", "tests/lab/", "tests/repo/", "tests/conftest.py", "molecule/",
+NOT_THE_COLLECTION = ("bench/", "tools/", "tools/labkit/", "tests/repo/", "tests/conftest.py", "molecule/",
                       "inventories/", "collections/", ".ci/", ".venv/", ".lab/", ".vmlab/", ".cache/", ".ansible/",
                       "docs/lab.md", "docs/testing.md", "Makefile", "ansible.cfg", "requirements.txt",
                       "site.yml", "evacuate.yml", "migrate.yml", "status.yml", ".ansible-lint", ".yamllint")

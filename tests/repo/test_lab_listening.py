@@ -1,4 +1,4 @@
-"""The container lab's listening-socket check (tests/lab/listening.py), fed
+"""The container lab's listening-socket check (tools/labkit/listening.py), fed
 with `ss -H -ltnup` output captured from real daemons (fixtures/ss/README):
 every address form ss prints is read, and a socket is reported unless it
 is on loopback, on an address the inventory names, or a wildcard the test
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("lab_listening", ROOT / "tests" / "lab" / "listening.py")
+spec = importlib.util.spec_from_file_location("lab_listening", ROOT / "tools" / "labkit" / "listening.py")
 listening = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(listening)
 

@@ -1,4 +1,4 @@
-"""The order of the labs' test files (tests/lab/order.py): every test file
+"""The order of the labs' test files (tools/labkit/order.py): every test file
 of each scenario is placed, none twice, nothing listed is missing, the
 storage node's restart runs last, and the sort the conftest hooks apply
 keeps each file's tests together and in their order, and stops at a file
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("lab_order", ROOT / "tests" / "lab" / "order.py")
+spec = importlib.util.spec_from_file_location("lab_order", ROOT / "tools" / "labkit" / "order.py")
 order = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(order)
 
@@ -51,9 +51,9 @@ def test_sort_keeps_each_files_tests_together_and_in_their_order():
 def test_a_file_in_no_list_stops_the_sort_and_is_named():
     items = _items("test_a.py::one", "test_new.py::one", "test_other_new.py::x")
     with pytest.raises(order.UnorderedTestFile) as failed:
-        order.sort_by_file(items, lambda item: item[0], ("test_a.py",), "CONTAINER_LAB in tests/lab/order.py")
+        order.sort_by_file(items, lambda item: item[0], ("test_a.py",), "CONTAINER_LAB in tools/labkit/order.py")
     assert "test_new.py, test_other_new.py" in str(failed.value)
-    assert "CONTAINER_LAB in tests/lab/order.py" in str(failed.value)
+    assert "CONTAINER_LAB in tools/labkit/order.py" in str(failed.value)
 
 
 def test_a_listed_file_that_was_not_collected_is_fine():

@@ -1,4 +1,4 @@
-"""tests/lab/probes.py's install script, run by the local shell with
+"""tools/labkit/probes.py's install script, run by the local shell with
 stand-ins for the tools: nothing happens when every probe is there, apt
 installs only the packages of the missing ones, and apt's lists are
 refreshed once when apt does not know a package."""
@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("lab_probes", ROOT / "tests" / "lab" / "probes.py")
+spec = importlib.util.spec_from_file_location("lab_probes", ROOT / "tools" / "labkit" / "probes.py")
 probes = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(probes)
 

@@ -1,4 +1,4 @@
-"""tests/lab/sizes.py reads a LUN's size as the iscsi_target role's
+"""tools/labkit/sizes.py reads a LUN's size as the iscsi_target role's
 `truncate --size` does: checked against truncate itself."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("lab_sizes", ROOT / "tests" / "lab" / "sizes.py")
+spec = importlib.util.spec_from_file_location("lab_sizes", ROOT / "tools" / "labkit" / "sizes.py")
 sizes = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sizes)
 

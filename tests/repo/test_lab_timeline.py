@@ -1,4 +1,4 @@
-"""tests/lab/timeline.py on what the lab's nodes really logged after a
+"""tools/labkit/timeline.py on what the lab's nodes really logged after a
 hypervisor was killed: `make bench-failover` with --keep-logs, one run on
 Debian 13 nodes (pacemaker 3.0), the journals cut to the cluster stack's
 lines and to 30 s after the kill (fixtures/timeline/)."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import timeline
+from labkit import timeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "timeline"
 RUNS = sorted(FIXTURES.glob("*.json"))

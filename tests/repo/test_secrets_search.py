@@ -1,4 +1,4 @@
-"""The labs' secrets check (tests/lab/secrets.py) offline: it finds a
+"""The labs' secrets check (tools/labkit/secrets.py) offline: it finds a
 secret in a log (across its read blocks, and as JSON escapes it), names the
 variable and never the value, refuses a log that is not a -vvv run of
 site.yml, and reads the lab inventories' secrets through the roles'
@@ -20,8 +20,8 @@ from ansible.utils.collection_loader import AnsibleCollectionConfig
 from ansible.vars.manager import VariableManager
 from offline_templating import trusted
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout (tests/lab is not in the collection)
-spec = importlib.util.spec_from_file_location("lab_secrets", ROOT / "tests" / "lab" / "secrets.py")
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (tools/labkit is not in the collection)
+spec = importlib.util.spec_from_file_location("lab_secrets", ROOT / "tools" / "labkit" / "secrets.py")
 secrets = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(secrets)
 # Collections' filters (ansible.utils...) as ansible-playbook finds them

@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "tools"))  # labkit
 
-from tests.lab import drbd  # noqa: E402
-from tests.lab import inventory as inv  # noqa: E402
+from labkit import drbd  # noqa: E402
+from labkit import inventory as inv  # noqa: E402
 
 RESOURCE = "scratch"
 LATENCY_WRITES = 400

@@ -14,7 +14,7 @@ Printed next to the sources' figures and written to
 bench/results/failover.json (runs, mttr_s_min/median/max,
 detect_s_median, fenced_s_median, phases_s_median, and every run). Each
 VM's recovery is also read phase by phase from the survivors' logs
-(tests/lab/timeline.py): membership lost, fencing requested, node fenced,
+(tools/labkit/timeline.py): membership lost, fencing requested, node fenced,
 start requested, QEMU started, start done, guest answers; the medians are
 printed as a table. A benchmark, not a
 test: it fails only when a VM never comes back or loses data. Needs the
@@ -30,12 +30,12 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "tools"))  # labkit
 
-from tests.lab import failover as fo  # noqa: E402
-from tests.lab import inventory as inv  # noqa: E402
-from tests.lab import probes  # noqa: E402
-from tests.lab import timeline  # noqa: E402
+from labkit import failover as fo  # noqa: E402
+from labkit import inventory as inv  # noqa: E402
+from labkit import probes  # noqa: E402
+from labkit import timeline  # noqa: E402
 
 # The first source's measurements (seeds: SUMMARY.md): a physical reboot
 # of a hypervisor until its VMs answered, a cold move of a VM by hand, and

@@ -16,7 +16,7 @@ outside the migration, and how many migrations crashed the guest.
 
 A guest that does not answer HTTP within 30 s of its migration counts as
 crashed (its figures are left out of the medians). What the hypervisors
-know of it (tests/lab/vms.py postmortem: libvirt's state and reason, the
+know of it (tools/labkit/vms.py postmortem: libvirt's state and reason, the
 end of its console log, where a kernel panic shows) is printed and
 written to the JSON at once; then the cluster manager restarts it
 (`crm_resource --restart`: a panicked guest's QEMU still runs, so the
@@ -46,11 +46,11 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(PROJECT))
+sys.path.insert(0, str(PROJECT / "tools"))  # labkit
 
-from tests.lab import inventory as inv  # noqa: E402  (the inventory, read as the playbooks read it)
-from tests.lab import probes  # noqa: E402
-from tests.lab import vms as lab_vms  # noqa: E402
+from labkit import inventory as inv  # noqa: E402  (the inventory, read as the playbooks read it)
+from labkit import probes  # noqa: E402
+from labkit import vms as lab_vms  # noqa: E402
 
 PROBE_INTERVAL_S = 0.005
 BASELINE_TIMEOUT_S = 120
@@ -198,7 +198,7 @@ def inventory_limit() -> int:
 
 def crm_try(*argv: str):
     """crm_resource on the storage node, for commands whose failure is an
-    answer (tests/lab/vms.py crm() is for those that must succeed)."""
+    answer (tools/labkit/vms.py crm() is for those that must succeed)."""
     return inv.node(inv.group("storage")[0]).run("crm_resource " + " ".join(["%s"] * len(argv)), *argv)
 
 

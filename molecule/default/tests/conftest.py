@@ -1,5 +1,5 @@
 """Fixtures for the container lab's verify step (inventories/lab), and the
-order its test files run in (tests/lab/order.py: read-only files first,
+order its test files run in (tools/labkit/order.py: read-only files first,
 then those that change the cluster in a set order, the storage node's
 restart last; a file in no list stops the run at collection)."""
 
@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+sys.path.insert(0, str(HERE.parents[2] / "tools"))  # labkit
 
-from tests.lab import order, probes  # noqa: E402
+from labkit import order, probes  # noqa: E402
 
-pytest_plugins = ["tests.lab.fixtures"]
+pytest_plugins = ["labkit.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):
     try:
         order.reorder(items, lambda item: item.path.parent == HERE, lambda item: item.path.name,
-                      order.CONTAINER_LAB, "CONTAINER_LAB in tests/lab/order.py")
+                      order.CONTAINER_LAB, "CONTAINER_LAB in tools/labkit/order.py")
     except order.UnorderedTestFile as exc:
         raise pytest.UsageError(str(exc)) from None
     # molecule/bookworm runs this directory with HAVIRT_LAB_VERIFY=core:

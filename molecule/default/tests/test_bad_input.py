@@ -1,5 +1,5 @@
 """Bad inventories that only a node can find are refused with a message that
-names the problem, and no node is changed. Each case (tests/lab/bad_inputs.py,
+names the problem, and no node is changed. Each case (tools/labkit/bad_inputs.py,
 those marked NEEDS_NODE) is a copy of the lab inventory with one fault, run
 with `ansible-playbook site.yml` against the live lab; the cases the
 validation plays refuse from the inventory alone run offline, in
@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.lab import bad_inputs
+from labkit import bad_inputs
 
 CASES = bad_inputs.names(bad_inputs.NEEDS_NODE)
 

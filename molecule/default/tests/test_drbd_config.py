@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.lab import drbd
+from labkit import drbd
 
 
 def test_configuration_is_the_inventory_as_drbdadm_reads_it(inv, hypervisor):

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from tests.lab import failover as fo
-from tests.lab import timeline
-from tests.lab import vms as lab_vms
+from labkit import failover as fo
+from labkit import timeline
+from labkit import vms as lab_vms
 
 CRASH_RUNS = 5
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-import tests.lab  # noqa: F401  (makes the collection importable)
+import labkit  # noqa: F401  (makes the collection importable)
 from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import parse_node_record
 
 pytestmark = pytest.mark.usefixtures("libiscsi_tools")

@@ -5,13 +5,13 @@ wildcards accepted below, each with its reason. Then what each role binds:
 chrony's NTP server on servdb's cluster address only and on no hypervisor,
 QEMU's incoming migrations on each hypervisor's cluster address, and
 libvirtd's plain TCP socket off. Read-only (the parser and its checks:
-tests/lab/listening.py, unit-tested in tests/repo/test_lab_listening.py)."""
+tools/labkit/listening.py, unit-tested in tests/repo/test_lab_listening.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.lab import listening
+from labkit import listening
 
 # Wildcard listeners accepted on the nodes. Keep it short: anything else
 # binds to an address the inventory names.

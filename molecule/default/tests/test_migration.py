@@ -16,7 +16,7 @@ import pytest
 
 from test_status import _status
 
-from tests.lab.vms import crm, defined_on, http_get, playbook, resource, running_on, vm_spec, vms, wait_for_http
+from labkit.vms import crm, defined_on, http_get, playbook, resource, running_on, vm_spec, vms, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "passata"

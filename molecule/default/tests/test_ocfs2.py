@@ -4,7 +4,7 @@ go further; the mount itself is proven in the VM lab."""
 
 from __future__ import annotations
 
-from tests.lab.ocfs2 import check_cluster_conf
+from labkit.ocfs2 import check_cluster_conf
 
 
 def test_cluster_conf_identical_and_from_the_inventory(inv, hypervisor):

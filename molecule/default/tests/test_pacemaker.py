@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.lab import vms as lab_vms
+from labkit import vms as lab_vms
 
 
 def _mon(inv, name):

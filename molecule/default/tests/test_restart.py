@@ -1,6 +1,6 @@
 """Restarts: the storage target comes back by itself after its service and
 its whole node restart. It restarts servdb: the last file to run
-(CONTAINER_LAB in tests/lab/order.py, enforced by conftest.py)."""
+(CONTAINER_LAB in tools/labkit/order.py, enforced by conftest.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """No secret of the inventory in anything Ansible wrote at -vvv during this
 scenario's playbooks (create, check, converge, idempotence): its log and each node's results
-with their module arguments (molecule.yml; tests/lab/secrets.py). The
+with their module arguments (molecule.yml; tools/labkit/secrets.py). The
 playbooks the tests run themselves use clean_env(), without the scenario's
 ANSIBLE_* settings, and write to neither."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tests.lab import secrets
+from labkit import secrets
 
 # molecule/bookworm runs these tests too, on its own logs.
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")

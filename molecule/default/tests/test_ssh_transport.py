@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.lab.vms import http_get, playbook, running_on, wait_for_http
+from labkit.vms import http_get, playbook, running_on, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "speedauth"

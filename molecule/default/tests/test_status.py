@@ -8,8 +8,8 @@ import json
 import re
 import subprocess
 
-from tests.lab import inventory
-from tests.lab import vms as lab_vms
+from labkit import inventory
+from labkit import vms as lab_vms
 
 
 def _status():

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.lab.sizes import truncate_bytes
-from tests.lab.vms import defined_on, disk_lun, http_get, running_on, vm_spec, vms
+from labkit.sizes import truncate_bytes
+from labkit.vms import defined_on, disk_lun, http_get, running_on, vm_spec, vms
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 NAMES = [v["name"] for v in vms()]

@@ -1,5 +1,5 @@
 """Fixtures for the VM lab's verify step (inventories/vmlab), and the order
-its test files run in (tests/lab/order.py; a file in no list stops the run
+its test files run in (tools/labkit/order.py; a file in no list stops the run
 at collection)."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))  # labkit
 os.environ.setdefault("HAVIRT_TEST_INVENTORY", str(ROOT / "inventories" / "vmlab"))
 
-from tests.lab import order  # noqa: E402
+from labkit import order  # noqa: E402
 
-pytest_plugins = ["tests.lab.fixtures"]
+pytest_plugins = ["labkit.fixtures"]
 
 
 def pytest_collection_modifyitems(items):
     try:
         order.reorder(items, lambda item: item.path.parent == HERE, lambda item: item.path.name,
-                      order.VM_LAB, "VM_LAB in tests/lab/order.py")
+                      order.VM_LAB, "VM_LAB in tools/labkit/order.py")
     except order.UnorderedTestFile as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -20,8 +20,8 @@ import uuid
 
 import pytest
 
-from tests.lab import drbd, failover, timeline
-from tests.lab.vms import defined_on, playbook, postmortem, resource, running_on, vm_spec, wait_for_http
+from labkit import drbd, failover, timeline
+from labkit.vms import defined_on, playbook, postmortem, resource, running_on, vm_spec, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "passata"
@@ -285,7 +285,7 @@ def test_hard_crash_loses_no_acknowledged_write_and_the_node_resyncs(inv):
 
 
 def _print_timeline(victim, crashed_at, mttr):
-    """The recovery phase by phase from the nodes' logs (tests/lab/
+    """The recovery phase by phase from the nodes' logs (tools/labkit/
     timeline.py, read by failover.recovery_logs as for the container
     lab), and everything they logged while the VM's start was under way:
     where the time of a slow start goes."""

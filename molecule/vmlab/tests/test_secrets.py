@@ -1,12 +1,12 @@
 """No secret of the inventory in anything Ansible wrote at -vvv during this
 scenario's playbooks (create, converge): its log and each node's results
-with their module arguments (molecule.yml; tests/lab/secrets.py). The
+with their module arguments (molecule.yml; tools/labkit/secrets.py). The
 playbooks the tests run themselves use clean_env(), without the scenario's
 ANSIBLE_* settings, and write to neither."""
 
 from __future__ import annotations
 
-from tests.lab import secrets
+from labkit import secrets
 
 SCENARIO = "vmlab"
 

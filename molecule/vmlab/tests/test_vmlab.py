@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.lab.ocfs2 import check_cluster_conf
+from labkit.ocfs2 import check_cluster_conf
 
 def _mount_point(inv, hypervisor):
     return inv.role_var(hypervisor, "ocfs2", "ocfs2_mount_point")

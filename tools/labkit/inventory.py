@@ -29,7 +29,7 @@ def _manager():
     from ansible.vars.manager import VariableManager
 
     # Collections' filters (ansible.utils...) are found through the loader
-    # that importing tests.lab installed, as ansible-playbook finds them.
+    # that importing labkit installed, as ansible-playbook finds them.
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[str(inventory_path())])
     return inventory, VariableManager(loader=loader, inventory=inventory), loader

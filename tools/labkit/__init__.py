@@ -1,4 +1,5 @@
-"""Helpers shared by both labs' verify steps. Importing the package makes
+"""The labs' helper library (tools/labkit): shared by both labs' verify steps
+and by the benchmarks (tools/bench). Importing the package makes
 the checkout importable as ansible_collections.havirt.cluster, so the tests
 read command output with the modules' own parsers.
 

@@ -15,9 +15,9 @@ import subprocess
 import threading
 import time
 
-from tests.lab import inventory as inv
-from tests.lab import timeline
-from tests.lab import vms as lab_vms
+from labkit import inventory as inv
+from labkit import timeline
+from labkit import vms as lab_vms
 from ansible_collections.havirt.cluster.plugins.module_utils import pacemaker_status
 
 

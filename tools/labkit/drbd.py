@@ -9,7 +9,7 @@ import re
 import socket
 import time
 
-from tests.lab import inventory as inv
+from labkit import inventory as inv
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import parse_proc_drbd
 
 DRBDADM_84 = "/lib/drbd/drbdadm-84"

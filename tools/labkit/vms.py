@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.lab import inventory as inv
+from labkit import inventory as inv
 
 
 def vms() -> list[dict]:

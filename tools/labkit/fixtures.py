@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab import inventory, probes
+from labkit import inventory, probes
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The lab's probe tools: what the tests and the benchmarks run on the
 nodes to watch the cluster from outside. They are not part of the cluster
 (no role installs them), so whoever uses them installs them first, with
-ensure(): the verify fixtures (tests/lab/fixtures.py,
+ensure(): the verify fixtures (tools/labkit/fixtures.py,
 molecule/default/tests/conftest.py) and each benchmark (tools/bench).
 
 ensure() asks each node which commands it lacks and installs only their
@@ -43,7 +43,7 @@ def ensure(nodes: list[str], commands: tuple[str, ...]) -> None:
     where missing; a failure names the node and apt's error)."""
     # Imported here: install_script is checked offline (tests/repo), with
     # no inventory.
-    from tests.lab import inventory as inv
+    from labkit import inventory as inv
 
     script = install_script(commands)
     for name in nodes:

@@ -187,7 +187,7 @@ def lab_secrets() -> tuple[dict[str, str], list[str]]:
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar
 
-    from tests.lab import inventory
+    from labkit import inventory
 
     def role_value(host, role, var):
         hostvars = inventory.hostvars(host)
