@@ -209,8 +209,9 @@ CASES = {
         _missing_backing_device, r"/dev/vg-missing/cluster on servdb: does not exist\. Create the block device",
         NEEDS_NODE, "stat of each LUN's backing device on the storage node (iscsi_target tasks/validate.yml)"),
     "ocfs2-cluster-name": Case(_ocfs2_cluster_name,
-                               r"The OCFS2 cluster 'ha-virt' needs: a name of 1-16 letters and digits"),
-    "ocfs2-node-number-clash": Case(_ocfs2_node_number_clash, r"node number 0-254 \(0, 0\)"),
+                               r"ocfs2_cluster_name 'ha-virt' is not valid for o2cb: 1 to 16 characters, letters and digits only"),
+    "ocfs2-node-number-clash": Case(_ocfs2_node_number_clash,
+                                    r"nodes\[1\] \(servvirt2\): number 0 is already used by nodes\[0\] \(servvirt1\)"),
     "short-chap-secret": Case(_short_chap_secret, r"CHAP settings the target would reject"),
     "chap-secret-with-space": Case(_chap_secret_with_space, r"CHAP settings the target would reject"),
     "initiator-name-clash": Case(
