@@ -153,77 +153,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    DrbdOutputError, describe, is_connected, needs_initial_sync, no_metadata,
-    not_in_config, parse_adjust_dry_run, parse_gi, parse_proc_drbd, redact_secrets)
+    describe, is_connected, needs_initial_sync, parse_adjust_dry_run, redact_secrets)
+from ansible_collections.havirt.cluster.plugins.module_utils.drbd_tool import Drbd, DrbdFailure
 
 PROC_DRBD = "/proc/drbd"
-
-
-class DrbdFailure(Exception):
-    """A step failed; main() reports it with fail_json."""
-
-
-class Drbd(object):
-    """Runs drbdadm, reads /proc/drbd; records what it changed."""
-
-    def __init__(self, module, name):
-        self.module = module
-        self.name = name
-        self.drbdadm = module.get_bin_path("drbdadm")
-        self.config = ["--config-file", module.params["config_file"]] if module.params["config_file"] else []
-        self.ran = []
-        if not self.drbdadm:
-            raise DrbdFailure("drbdadm was not found: install the drbd-utils package")
-
-    def run(self, args, change=False, allow_rc=(0,)):
-        argv = [self.drbdadm] + self.config + list(args)
-        rc, out, err = self.module.run_command(argv)
-        if change:
-            self.ran.append(" ".join(argv))
-        if rc not in allow_rc:
-            raise DrbdFailure("'%s' failed (rc %s): %s" % (" ".join(argv), rc, (err or out).strip()))
-        return rc, out, err
-
-    def config_value(self, what):
-        rc, out, err = self.run(["sh-%s" % what, self.name], allow_rc=(0, 1, 10))
-        if rc != 0:
-            if not_in_config(err):
-                raise DrbdFailure("resource %s is not in the DRBD configuration for this host (%s)"
-                                  % (self.name, err.strip()))
-            raise DrbdFailure("drbdadm sh-%s %s failed (rc %s): %s" % (what, self.name, rc, err.strip()))
-        return out.strip()
-
-    def status(self, minor):
-        try:
-            with open(PROC_DRBD) as handle:
-                text = handle.read()
-        except (IOError, OSError) as exc:
-            raise DrbdFailure("cannot read %s (%s): the drbd kernel module is not loaded" % (PROC_DRBD, exc))
-        try:
-            minors = parse_proc_drbd(text)["minors"]
-        except DrbdOutputError as exc:
-            raise DrbdFailure("%s: %s" % (PROC_DRBD, exc))
-        found = minors.get(minor)
-        if found and found["cstate"] == "Unconfigured":
-            return {}
-        return found or {}
-
-    def gi(self):
-        """The generation identifiers, or None when the device has no metadata.
-
-        get-gi fails silently (rc 1, no output) without metadata; dump-md
-        then says why ("No valid meta data found") or what else is wrong."""
-        rc, out, err = self.run(["get-gi", self.name], allow_rc=(0, 1, 10, 20))
-        if rc == 0:
-            try:
-                return parse_gi(out)
-            except DrbdOutputError as exc:
-                raise DrbdFailure("drbdadm get-gi %s: %s" % (self.name, exc))
-        rc, out, err = self.run(["dump-md", self.name], allow_rc=(0, 1, 10, 20, 255))
-        if no_metadata(err) or no_metadata(out):
-            return None
-        raise DrbdFailure("cannot read the metadata of %s (drbdadm get-gi and dump-md rc %s): %s"
-                          % (self.name, rc, (err or out).strip()))
 
 
 def ensure_metadata(module, tool, backing):
@@ -282,7 +215,7 @@ def main():
     params = module.params
     result = dict(changed=False, created_metadata=False, adjust_commands=[], initial_sync="not asked")
     try:
-        tool = Drbd(module, params["name"])
+        tool = Drbd(module, params["name"], PROC_DRBD)
     except DrbdFailure as exc:
         module.fail_json(**redact_secrets(dict(result, msg=str(exc))))
     try:
