@@ -12,7 +12,7 @@ from ansible_collections.havirt.cluster.plugins.module_utils.drbd import DrbdOut
 DOCUMENTATION = r"""
 name: drbd_move_problems
 short_description: Why a VM's DRBD resource is not ready for a live migration, from both hosts' /proc/drbd
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the text of C(/proc/drbd) (DRBD 8.4) on the source and on the destination of a live migration and
     says what keeps the resource from taking a second primary for the move. Ready means, on the source,

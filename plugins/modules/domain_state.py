@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: domain_state
 short_description: Whether a libvirt domain runs on this host, waiting out a live migration in flight
-version_added: 0.2.0
+version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
   - >-

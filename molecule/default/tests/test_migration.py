@@ -148,7 +148,7 @@ def test_destination_libvirtd_killed_mid_migration(inv):
 # The task whose header shows that the step before it is done (or, for
 # "migrating", under way): migrate.yml is killed there.
 KILLED_AFTER = {
-    "marked": "Allow two primaries for the move",
+    "marked": "Allow two primaries on both copies of its DRBD disk, and promote the destination's",
     "migrating": "Migrate",
     "migrated": "Settle the move",
 }

@@ -1,0 +1,183 @@
+"""The decisions of a live migration (plugins/filter/vm_move.py): every
+refusal, the choice of source and destination, what settles a move, and
+the report. The cluster views are pacemaker_status results built from the
+CIBs captured in the container lab (module_utils/fixtures/pacemaker_status)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.havirt.cluster.plugins.filter.vm_move import vm_move_plan, vm_move_report, vm_move_settle
+from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
+    merge, parse_crm_mon, parse_meta, unwatched)
+
+FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
+HYPERVISORS = ["servvirt1", "servvirt2"]
+VMS = [{"name": "passata", "preferred": "servvirt1", "disk": {"path": "/cluster/passata.img"}},
+       {"name": "soldi", "preferred": "servvirt2", "disk": {"drbd": "soldi"}}]
+GIB = 1 << 30
+
+
+def _cluster(mon="crm_mon-healthy.xml", resources="resources-healthy.xml"):
+    status = merge(parse_crm_mon((FIXTURES / mon).read_text()), parse_meta((FIXTURES / resources).read_text()))
+    return dict(status, unwatched=dict((rid, unwatched(r)) for rid, r in status["resources"].items() if unwatched(r)))
+
+
+def _looks(here=("servvirt1",), migrating=(), freemem=None, cluster=None):
+    freemem = freemem or {"servvirt1": 2 * GIB, "servvirt2": 3 * GIB}
+    return dict((host, {"here": host in here, "migrating": host in migrating, "freemem": freemem.get(host, 0),
+                        "cluster": cluster if cluster is not None else _cluster()}) for host in HYPERVISORS)
+
+
+def _plan(looks=None, vm="passata", **kwargs):
+    kwargs.setdefault("managed", True)
+    return vm_move_plan(looks if looks is not None else _looks(), vm, VMS, HYPERVISORS, **kwargs)
+
+
+def test_a_vm_on_one_hypervisor_goes_to_the_other():
+    plan = _plan()
+    assert plan["problems"] == []
+    assert (plan["source"], plan["destination"], plan["moving"]) == ("servvirt1", "servvirt2", True)
+    assert plan["resources"] == ["vm-passata"] and plan["drbd"] == "" and plan["disk_path"] == "/cluster/passata.img"
+    assert (plan["resuming"], plan["interrupted"]) == (False, None)
+
+
+def test_without_a_destination_the_one_with_the_most_free_memory_is_chosen():
+    three = HYPERVISORS + ["servvirt3"]
+    looks = {"servvirt1": {"here": True}, "servvirt2": {"freemem": GIB}, "servvirt3": {"freemem": 4 * GIB}}
+    plan = vm_move_plan(looks, "passata", VMS, three, managed=False)
+    assert plan["destination"] == "servvirt3"
+    plan = vm_move_plan(looks, "passata", VMS, three, to="servvirt2", managed=False)
+    assert plan["destination"] == "servvirt2"
+
+
+def test_asked_to_go_where_it_is_nothing_moves():
+    plan = _plan(to="servvirt1")
+    assert plan["problems"] == [] and plan["moving"] is False
+
+
+def test_a_vm_on_drbd_takes_its_clone_along():
+    plan = _plan(_looks(cluster={"resources": {"vm-soldi": {"move": None}, "drbd-soldi-clone": {}}, "unwatched": {}}),
+                 vm="soldi")
+    assert plan["problems"] == []
+    assert plan["resources"] == ["vm-soldi", "drbd-soldi-clone"] and plan["drbd"] == "soldi"
+
+
+def test_prefixes_name_the_resources():
+    plan = _plan(_looks(cluster={"resources": {"havirt_vm_soldi": {}, "havirt_drbd_soldi-clone": {}}}), vm="soldi",
+                 vm_prefix="havirt_vm_", drbd_prefix="havirt_drbd_")
+    assert plan["problems"] == [] and plan["resources"] == ["havirt_vm_soldi", "havirt_drbd_soldi-clone"]
+
+
+def test_an_unknown_vm_is_refused_with_the_known_ones():
+    plan = _plan(vm="nope")
+    assert plan["problems"] == ["'nope' is not one of the cluster's VMs: passata, soldi."]
+    assert vm_move_plan({}, "nope", [], HYPERVISORS)["problems"] == ["'nope' is not one of the cluster's VMs: havirt_vms is empty."]
+
+
+def test_a_destination_that_is_not_a_hypervisor_is_refused():
+    assert _plan(to="servdb")["problems"] == ["'servdb' is not a hypervisor (VMs run only on servvirt1, servvirt2)."]
+
+
+@pytest.mark.parametrize("here,migrating,expected", [
+    ((), (), "passata is not running on any hypervisor (servvirt1, servvirt2): start it first."),
+    (HYPERVISORS, (), "passata runs on servvirt1 and servvirt2 at once: stop the wrong copy by hand"),
+    (("servvirt1",), ("servvirt1",), "A migration of passata is still under way on servvirt1 after 300 s"),
+])
+def test_a_vm_that_is_not_in_one_place_is_refused(here, migrating, expected):
+    plan = _plan(_looks(here=here, migrating=migrating), timeout=300)
+    assert len(plan["problems"]) == 1 and plan["problems"][0].startswith(expected), plan["problems"]
+    assert plan["moving"] is False and plan["source"] == ""
+
+
+def test_with_one_hypervisor_there_is_nowhere_to_go():
+    plan = vm_move_plan({"servvirt1": {"here": True}}, "passata", VMS, ["servvirt1"], managed=False)
+    assert plan["problems"] == ["There is no other hypervisor to move passata to."]
+
+
+def test_a_resource_the_cluster_lacks_is_refused():
+    plan = _plan(vm="soldi")
+    assert plan["problems"][0].startswith("The cluster has no resource vm-soldi, drbd-soldi-clone, which the inventory")
+
+
+def test_a_vm_an_administrator_took_out_of_the_cluster_is_refused():
+    cluster = _cluster("crm_mon-maintenance-unmanaged.xml", "resources-maintenance-unmanaged.xml")
+    cluster["resources"]["vm-passata"]["move"] = None
+    cluster["unwatched"]["vm-passata"] = unwatched(cluster["resources"]["vm-passata"])
+    plan = _plan(_looks(cluster=cluster))
+    assert plan["problems"][0].startswith("passata's resource vm-passata is in maintenance, unmanaged, set outside "
+                                          "migrate.yml"), plan["problems"]
+
+
+def test_a_move_a_killed_run_left_is_resumed_not_refused():
+    plan = _plan(_looks(cluster=_cluster("crm_mon-maintenance-unmanaged.xml", "resources-maintenance-unmanaged.xml")))
+    assert plan["problems"] == []
+    assert plan["resuming"] is True and plan["interrupted"] == {"from": "servvirt1", "to": "servvirt2"}
+
+
+def test_a_vm_the_cluster_does_not_run_ignores_the_cluster():
+    plan = _plan(_looks(cluster={}), managed=False)
+    assert plan["problems"] == [] and plan["resources"] == [] and plan["managed"] is False
+
+
+def test_bad_answers_fail_loudly():
+    with pytest.raises(AnsibleFilterError, match="must be a dict by host"):
+        vm_move_plan(["servvirt1"], "passata", VMS, HYPERVISORS)
+    with pytest.raises(AnsibleFilterError, match="needs the plan"):
+        vm_move_settle({}, {})
+    with pytest.raises(AnsibleFilterError, match="needs the plan"):
+        vm_move_report(None)
+
+
+def _drbd_plan(**kwargs):
+    plan = _plan(_looks(cluster={"resources": {"vm-soldi": {}, "drbd-soldi-clone": {}}}), vm="soldi")
+    plan.update(kwargs)
+    return plan
+
+
+def test_after_a_move_the_copy_it_left_is_demoted_first():
+    settle = vm_move_settle({"servvirt1": {"here": False}, "servvirt2": {"here": True}}, _drbd_plan())
+    assert settle == {"runs_on": ["servvirt2"], "hand_back_on": "servvirt2",
+                      "drbd": [{"host": "servvirt1", "role": "secondary"}, {"host": "servvirt2", "role": None}]}
+
+
+def test_after_a_failed_move_the_destination_is_demoted():
+    settle = vm_move_settle({"servvirt1": {"here": True}, "servvirt2": {"here": False}}, _drbd_plan())
+    assert settle["drbd"] == [{"host": "servvirt2", "role": "secondary"}, {"host": "servvirt1", "role": None}]
+    assert settle["hand_back_on"] == "servvirt1"
+
+
+def test_a_vm_that_runs_nowhere_has_every_copy_demoted_and_the_source_hands_back():
+    settle = vm_move_settle({"servvirt1": {}, "servvirt2": {}}, _drbd_plan())
+    assert [step["role"] for step in settle["drbd"]] == ["secondary", "secondary"]
+    assert settle["runs_on"] == [] and settle["hand_back_on"] == "servvirt1"
+
+
+def test_an_interrupted_move_settles_the_hosts_it_touched_too():
+    looks = {"servvirt1": {}, "servvirt2": {}, "servvirt3": {"here": True}}
+    plan = _drbd_plan(source="servvirt3", destination="servvirt1", interrupted={"from": "servvirt2", "to": "servvirt3"})
+    settle = vm_move_settle(looks, plan)
+    assert settle["drbd"] == [{"host": "servvirt2", "role": "secondary"}, {"host": "servvirt1", "role": "secondary"},
+                              {"host": "servvirt3", "role": None}]
+
+
+def test_a_vm_not_on_drbd_has_no_drbd_step():
+    assert vm_move_settle({"servvirt2": {"here": True}}, _plan())["drbd"] == []
+
+
+def test_the_report_of_a_move():
+    result = {"changed": True, "stats": {"total_ms": 2210, "downtime_ms": 186, "memory_transferred_bytes": 67318170}}
+    report = vm_move_report(_plan(), result)
+    assert report == {"vm": "passata", "from": "servvirt1", "to": "servvirt2", "changed": True, "stats": result["stats"],
+                      "summary": "passata: servvirt1 -> servvirt2, total 2210 ms, downtime 186 ms, 64.2 MiB moved"}
+
+
+def test_the_report_of_a_settled_interrupted_move_and_no_move():
+    plan = dict(_plan(to="servvirt1"), interrupted={"from": "servvirt1", "to": "servvirt2"})
+    report = vm_move_report(plan, {"skipped": True, "changed": False})
+    assert report["summary"] == ("passata: an interrupted move servvirt1 -> servvirt2 settled (it ran on servvirt1); "
+                                 "already on servvirt1, nothing moved")
+    assert report["changed"] is False and report["stats"] == {}
