@@ -34,7 +34,16 @@ _SPEC = importlib.util.spec_from_file_location("havirt_lab_problems", ROOT / "pl
 lab_filter = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(lab_filter)
 
-TASK = "Refuse the labs' shortcuts outside a lab"
+TASK = "havirt.cluster.inventory : Refuse the labs' shortcuts outside a lab"
+# The inventory role's argument spec check (the havirt_* types), on each host, before its tasks.
+SPEC = "havirt.cluster.inventory : Validating arguments against arg spec 'main'"
+
+
+def _after_spec(ran):
+    """``ran`` without the argument spec checks, which must all have passed."""
+    checks = [result for name, _, result in ran if name.startswith(SPEC)]
+    assert checks and not any(result.get("failed") for result in checks), ran
+    return [entry for entry in ran if not entry[0].startswith(SPEC)]
 ALL = "(servdb, servvirt1, servvirt2)"
 
 
@@ -111,8 +120,9 @@ def _site(tmp_path, **group_vars):
 def test_site_refuses_a_lab_agent_and_secret_before_any_host_is_touched(tmp_path):
     run, ran = _site(tmp_path, pacemaker_fence_agent_files=[LAB_AGENT], drbd_shared_secret=LAB_SECRET)
     assert run.returncode != 0
+    ran = _after_spec(ran)
     # The first play's storage-mode check, then this one, which failed: nothing after it ran.
-    assert [(name, host) for name, host, _ in ran] == [("Check the storage modes", "servdb"), (TASK, "servdb")]
+    assert [(name, host) for name, host, _ in ran] == [("havirt.cluster.inventory : Check the storage modes", "servdb"), (TASK, "servdb")]
     result = ran[-1][2]
     assert result["failed"] and not result.get("unreachable")
     assert result["msg"].startswith("This inventory is not a lab (havirt_lab is not true) but uses what only the "
@@ -130,6 +140,7 @@ def test_site_refuses_a_lab_agent_and_secret_before_any_host_is_touched(tmp_path
 ])
 def test_site_lets_other_inventories_past_the_check(tmp_path, group_vars):
     run, ran = _site(tmp_path, **group_vars)
+    ran = _after_spec(ran)
     checked = [result for name, _, result in ran if name == TASK]
     assert len(checked) == 1 and not checked[0].get("failed"), ran
     # The play went on to the roles' checks (which stop at the example's

@@ -95,7 +95,7 @@ def test_the_role_makes_it_the_keys_forced_command(hypervisor_type, uri):
         variables.update(yaml.safe_load((role / part / "main.yml").read_text()))
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHavirtTestKeyNotARealOneAtAllXXXXXXXXXXXXXX"
     variables.update(
-        ansible_managed="Ansible managed", inventory_hostname="servvirt2", xen_migration_hypervisor_type=hypervisor_type,
+        ansible_managed="Ansible managed", inventory_hostname="servvirt2", __xen_migration_type=hypervisor_type,
         groups={"hypervisors": ["servvirt1", "servvirt2"]},
         hostvars={"servvirt1": {"havirt_cluster_address": "198.51.100.11", "__xen_migration_ssh_keypair": {"public_key": key}},
                   "servvirt2": {"havirt_cluster_address": "198.51.100.12"}})

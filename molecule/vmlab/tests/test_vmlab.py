@@ -103,7 +103,7 @@ def test_target_service_restart_and_the_sessions_recover(inv, portal):
     then a restore of the saved configuration, as at boot): each
     hypervisor's session logs in again by itself and /cluster takes writes
     that the other hypervisor reads back."""
-    backend = inv.role_var(portal["node"], "iscsi_target", "iscsi_target_backend")
+    backend = inv.hostvars(portal["node"]).get("havirt_iscsi_target_backend", "tgt")
     service = {"tgt": "tgt", "lio": "rtslib-fb-targetctl"}[backend]
     storage = inv.node(portal["node"])
     assert storage.service(service).is_enabled
