@@ -218,11 +218,12 @@ CASES = {
         _initiator_name_clash,
         r"needs every host of group 'hypervisors' with its own valid, unique iscsi_initiator_name"),
     "vm-on-storage-node": Case(_vm_on_storage_node,
-                               r"a preferred hypervisor of group 'hypervisors' \(servvirt1, servvirt2\): "
-                               r"a VM never runs on the storage node\. At fault: passata\."),
+                               r"passata: preferred hypervisor 'servdb' is not in group 'hypervisors' "
+                               r"\(servvirt1, servvirt2\): a VM never runs on the storage node"),
     "vm-disk-on-ocfs2-lun": Case(_vm_disk_on_ocfs2_lun,
-                                 r"or the LUN that holds the OCFS2 store \(LUN 1\).*LUNs named: 1, 3, 4"),
-    "two-vms-one-disk": Case(_two_vms_one_disk, r"Two VMs would share a disk.*LUNs named: 3, 3, 4"),
+                                 r"passata: LUN 1 holds the OCFS2 store \(havirt_ocfs2_lun\): a disk opened by a guest"),
+    "two-vms-one-disk": Case(_two_vms_one_disk,
+                             r"passata and speedauth would share LUN 3: a disk opened by two guests is destroyed"),
     "two-node-cluster": Case(_two_node_cluster,
                              r"pacemaker needs three or more nodes in group 'hypervisors'; it has 2 "
                              r"\(servvirt1, servvirt2\)"),
@@ -238,7 +239,7 @@ CASES = {
                                  r"havirt_storage_modes must list iscsi_ocfs2 .* got \['iscsi_ocfs2', 'ceph'\]"),
     "vm-on-unknown-drbd-resource": Case(
         _vm_on_unknown_drbd_resource,
-        r"a VM on DRBD \(\{drbd\}: passata\) needs drbd, a resource of havirt_drbd_resources \(scratch\) of its own"),
+        r"passata: DRBD resource 'nope' is not in havirt_drbd_resources \(scratch\)"),
     "drbd-short-secret": Case(_drbd_short_secret, r"drbd_shared_secret must be 16 to 64 characters"),
     "drbd-fence-peer-no-wait": Case(_drbd_fence_peer_no_wait, r"drbd_fence_peer_timeout_s is 0: give a number of seconds"),
     "drbd-config-drbdadm-refuses": Case(

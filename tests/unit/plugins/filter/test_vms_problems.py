@@ -1,0 +1,94 @@
+"""The vms role's checks of havirt_vms (plugins/filter/vms_problems.py):
+one sentence per problem, naming the VM; the lab's VMs pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.havirt.cluster.plugins.filter.vms_problems import vms_problems
+
+ROOT = Path(__file__).resolve().parents[4]
+HYPERVISORS = ["servvirt1", "servvirt2"]
+
+
+def _vms(*changes):
+    """The container lab's three VMs, each updated with the dict of ``changes`` at its index."""
+    roles = yaml.safe_load((ROOT / "inventories" / "lab" / "group_vars" / "cluster" / "roles.yml").read_text())
+    vms = [dict(vm) for vm in roles["havirt_vms"]]
+    for index, change in enumerate(changes):
+        vms[index].update(change)
+    return vms
+
+
+def _problems(vms, **kwargs):
+    kwargs.setdefault("lun_count", 4)
+    kwargs.setdefault("ocfs2_lun", 1)
+    return vms_problems(vms, HYPERVISORS, **kwargs)
+
+
+def test_the_lab_vms_pass():
+    assert _problems(_vms()) == []
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"preferred": "servdb"}, "passata: preferred hypervisor 'servdb' is not in group 'hypervisors' (servvirt1, "
+                              "servvirt2): a VM never runs on the storage node"),
+    ({"name": "-bad"}, "-bad: the name must be 1 to 63 letters, digits and '-', not starting with '-'"),
+    ({"name": "x" * 64}, "the name must be 1 to 63"),
+    ({"memory_mb": 0}, "passata: memory_mb must be a number above 0 (got 0)"),
+    ({"memory_mb": "lots"}, "passata: memory_mb must be a number above 0 (got 'lots')"),
+    ({"vcpus": -1}, "passata: vcpus must be a number above 0 (got -1)"),
+    ({"disk": {"lun": 1}}, "passata: LUN 1 holds the OCFS2 store (havirt_ocfs2_lun): a disk opened by a guest"),
+    ({"disk": {"lun": 5}}, "passata: LUN 5 is not one the storage node exports (LUNs 1 to 4 in iscsi_target_luns)"),
+    ({"disk": {"lun": 0}}, "passata: LUN 0 is not one the storage node exports"),
+    ({"disk": {"lun": 2, "path": "/cluster/x.img"}}, "passata: disk must name exactly one of lun"),
+    ({"disk": None}, "passata: disk must name exactly one of lun"),
+    ({"disk": {"drbd": "nope"}}, "passata: DRBD resource 'nope' is not in havirt_drbd_resources (none)"),
+])
+def test_a_vm_problem_names_the_vm(change, expected):
+    problems = _problems(_vms(change))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_two_vms_on_one_disk_are_named_together():
+    assert "passata and speedauth would share LUN 3: a disk opened by two guests is destroyed" in \
+        _problems(_vms({"disk": {"lun": 3}}))
+    problems = _problems(_vms({"disk": {"path": "/cluster/a.img"}}, {"disk": {"path": "/cluster/a.img"}}))
+    assert "passata and speedauth would share the disk /cluster/a.img: a disk opened by two guests is destroyed" in problems
+
+
+def test_two_vms_with_one_name():
+    assert "two VMs are named passata: each needs its own name" in _problems(_vms({}, {"name": "passata"}))
+
+
+def test_drbd_vms_need_their_own_resource_the_mode_and_the_cluster():
+    resources = [{"name": "passata", "minor": 1}, {"name": "scratch", "minor": 2}]
+    vms = _vms({"disk": {"drbd": "passata"}}, {"disk": {"drbd": "passata"}})
+    problems = _problems(vms, drbd_resources=resources, storage_modes=["iscsi_ocfs2"], cluster_managed=False)
+    assert "passata and speedauth would share the DRBD resource passata: a VM moves alone, and with it its " \
+           "resource's primary" in problems
+    assert "passata: its disk is a DRBD resource but havirt_storage_modes (iscsi_ocfs2) lacks drbd" in problems
+    assert any(p.startswith("passata: a VM on DRBD needs the cluster manager") for p in problems)
+    ok = _problems(_vms({"disk": {"drbd": "passata"}}), drbd_resources=resources, storage_modes=["iscsi_ocfs2", "drbd"])
+    assert ok == []
+
+
+def test_shared_storage_disks_need_iscsi_ocfs2_and_only_drbd_has_no_ocfs2_lun():
+    problems = _problems(_vms(), storage_modes=["drbd"], ocfs2_lun=0)
+    assert "passata: its disk is on the storage node ({lun}) but havirt_storage_modes (drbd) lacks iscsi_ocfs2" in problems
+    assert not any("OCFS2 store" in p for p in _problems(_vms({"disk": {"lun": 1}}), ocfs2_lun=0))
+
+
+@pytest.mark.parametrize("modes", [[], ["ceph"], ["iscsi_ocfs2", "ceph"]])
+def test_unknown_storage_modes(modes):
+    assert any(p.startswith("havirt_storage_modes must list iscsi_ocfs2, drbd or both") for p in _problems(_vms(), storage_modes=modes))
+
+
+def test_bad_shapes():
+    assert _problems(["passata"]) == ["havirt_vms[0]: a VM is a dict (name, memory_mb, preferred, disk...), got 'passata'"]
+    with pytest.raises(AnsibleFilterError, match="must be a list"):
+        vms_problems({"name": "passata"}, HYPERVISORS)
