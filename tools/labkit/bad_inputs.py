@@ -247,7 +247,8 @@ CASES = {
         r"drbdadm refuses the DRBD configuration made from the inventory on servvirt\d \(rc \d+\): "
         r".*Nothing was installed",
         NEEDS_NODE, "drbdadm on the hypervisors reads the configuration (drbd tasks/check_config.yml)"),
-    "drbd-minor-clash": Case(_drbd_minor_clash, r"Each resource needs its own name .* its own minor \(1, 1\)"),
+    "drbd-minor-clash": Case(_drbd_minor_clash,
+                             r"DRBD resource b: minor 1 is already DRBD resource a's: each resource needs its own"),
     "hypervisors-group-missing": Case(
         _hypervisors_group_missing,
         r"The target's ACL is built from group 'hypervisors', which is missing or empty"),

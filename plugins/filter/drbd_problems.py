@@ -1,0 +1,104 @@
+# Copyright: havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What is wrong with the drbd role's hosts and resources before any host
+is touched, one sentence per problem naming the resource or host.
+Documented in drbd_problems.yml beside this file."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible.errors import AnsibleFilterError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+MAX_MINOR = 1048575
+
+
+def _int(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _ipv4(value):
+    try:
+        return isinstance(ipaddress.ip_address(str(value)), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def _backing(resource, host):
+    disks = resource.get("disks") or {}
+    return (disks.get(host) if isinstance(disks, dict) else None) or resource.get("disk") or ""
+
+
+def _resource_problems(resource, label, hosts):
+    problems = []
+    if not isinstance(resource.get("name"), str) or not NAME.match(resource["name"]):
+        problems.append("%s: the name must be 1 to 63 letters, digits, '-' and '_', starting with a letter or digit"
+                        % label)
+    minor = _int(resource.get("minor"))
+    if minor is None or not 0 <= minor <= MAX_MINOR:
+        problems.append("%s: minor %r must be a number from 0 to %d (/dev/drbdN)" % (label, resource.get("minor"), MAX_MINOR))
+    port = _int(resource.get("port"))
+    if port is None or not 1024 <= port <= 65535:
+        problems.append("%s: port %r must be a number from 1024 to 65535" % (label, resource.get("port")))
+    for host in hosts:
+        device = _backing(resource, host)
+        if not device:
+            problems.append("%s: no backing device for %s: give disk (the same path on both hosts) or disks "
+                            "({host: device})" % (label, host))
+        elif not str(device).startswith("/dev/") or str(device) == "/dev/":
+            problems.append("%s: the backing device %r of %s must be a path under /dev" % (label, device, host))
+    return problems
+
+
+def drbd_problems(resources, hosts, hostvars, address_variable="havirt_cluster_address", group="hypervisors",
+                  initialize_nonempty=()):
+    """Every problem of the DRBD resources and hosts, one sentence each; empty when none."""
+    if not isinstance(resources, (list, tuple)):
+        raise AnsibleFilterError("drbd_problems: havirt_drbd_resources must be a list, got %r" % (resources,))
+    hosts = sorted(hosts or [])
+    problems = []
+    if len(hosts) != 2:
+        problems.append("DRBD replicates between exactly two hosts: group '%s' has %s"
+                        % (group, ", ".join(hosts) or "none"))
+    for host in hosts:
+        address = (hostvars[host] if host in hostvars else {}).get(address_variable)
+        if not _ipv4(address):
+            problems.append("%s: %s %r is not an IPv4 address (the resources' configuration takes IPv4 here)"
+                            % (host, address_variable, address))
+    seen = {}
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            problems.append("havirt_drbd_resources[%d]: a resource is a dict (name, minor, port, disk), got %r"
+                            % (index, resource))
+            continue
+        label = "DRBD resource %s" % (resource.get("name") or "havirt_drbd_resources[%d]" % index)
+        problems += _resource_problems(resource, label, hosts)
+        for key in ("name", "minor", "port"):
+            value = resource.get(key) if key == "name" else _int(resource.get(key))
+            if value is None:
+                continue
+            first, first_label = seen.setdefault((key, value), (index, label))
+            if first != index:
+                problems.append("%s: %s %s is already %s's: each resource needs its own"
+                                % (label, key, value, first_label))
+    names = [resource.get("name") for resource in resources if isinstance(resource, dict)]
+    unknown = [name for name in initialize_nonempty or [] if name not in names]
+    if unknown:
+        problems.append("drbd_initialize_nonempty names %s, which havirt_drbd_resources does not (%s)"
+                        % (", ".join(map(str, unknown)), ", ".join(map(str, names)) or "none"))
+    return problems
+
+
+class FilterModule:
+    """havirt.cluster filters for the drbd role."""
+
+    def filters(self):
+        return {"drbd_problems": drbd_problems}
