@@ -134,7 +134,9 @@ def vm_move_report(plan, result=None):
     if plan.get("interrupted"):
         parts.append("an interrupted move %s -> %s settled (it ran on %s)"
                      % (plan["interrupted"].get("from"), plan["interrupted"].get("to"), plan["source"]))
-    if changed:
+    if changed and "stats" not in result:
+        parts.append("would move %s -> %s (check mode: nothing moved)" % (plan["source"], plan["destination"]))
+    elif changed:
         parts.append("%s -> %s, total %s ms, downtime %s ms, %.1f MiB moved"
                      % (plan["source"], plan["destination"], stats.get("total_ms", "?"), stats.get("downtime_ms", "?"),
                         (stats.get("memory_transferred_bytes") or 0) / 1048576.0))

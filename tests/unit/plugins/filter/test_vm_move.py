@@ -181,3 +181,9 @@ def test_the_report_of_a_settled_interrupted_move_and_no_move():
     assert report["summary"] == ("passata: an interrupted move servvirt1 -> servvirt2 settled (it ran on servvirt1); "
                                  "already on servvirt1, nothing moved")
     assert report["changed"] is False and report["stats"] == {}
+
+
+def test_the_report_of_a_check_mode_run():
+    """live_migrate in check mode: changed (it would move), no stats."""
+    report = vm_move_report(_plan(), {"changed": True, "source": "servvirt1", "destination": "servvirt2"})
+    assert report["summary"] == "passata: would move servvirt1 -> servvirt2 (check mode: nothing moved)"
