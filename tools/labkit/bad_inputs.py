@@ -216,7 +216,7 @@ CASES = {
     "chap-secret-with-space": Case(_chap_secret_with_space, r"CHAP settings the target would reject"),
     "initiator-name-clash": Case(
         _initiator_name_clash,
-        r"needs every host of group 'hypervisors' with its own valid, unique iscsi_initiator_name"),
+        r"servvirt2: iscsi_initiator_name iqn\.2026-11\.org\.havirt\.lab:servvirt1 is already servvirt1's"),
     "vm-on-storage-node": Case(_vm_on_storage_node,
                                r"passata: preferred hypervisor 'servdb' is not in group 'hypervisors' "
                                r"\(servvirt1, servvirt2\): a VM never runs on the storage node"),
