@@ -27,7 +27,7 @@ def _hosts_where(looks, hypervisors, key):
     return [host for host in hypervisors if (looks.get(host) or {}).get(key)]
 
 
-def _placement_problem(vm, looks, hypervisors, sources, migrating, destination, timeout):
+def _placement_problem(vm, hypervisors, sources, migrating, destination, timeout):
     if migrating:
         return ("A migration of %s is still under way on %s after %s s (virsh domjobinfo %s there): wait for it, or "
                 "stop it with virsh domjobabort %s on the source, then run this again."
@@ -64,8 +64,9 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
     hypervisors = list(hypervisors or [])
     to = to or ""
     spec = _spec(vms, vm)
-    disk = (spec or {}).get("disk") or {}
-    drbd = disk.get("drbd", "") if isinstance(disk, dict) else ""
+    disk = (spec or {}).get("disk")
+    disk = disk if isinstance(disk, dict) else {}
+    drbd = disk.get("drbd", "")
     resources = ["%s%s" % (vm_prefix, vm)] + (["%s%s-clone" % (drbd_prefix, drbd)] if drbd else [])
     plan = dict(vm=vm, spec=spec or {}, source="", destination="", moving=False, managed=bool(managed),
                 resources=resources if managed else [], drbd=drbd, disk_path=disk.get("path", ""),
@@ -85,7 +86,7 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
                     key=lambda host: -int((looks.get(host) or {}).get("freemem") or 0))
     source = sources[0] if len(sources) == 1 else ""
     destination = to or (others[0] if others else "")
-    problem = _placement_problem(vm, looks, hypervisors, sources, migrating, destination, timeout)
+    problem = _placement_problem(vm, hypervisors, sources, migrating, destination, timeout)
     if problem:
         plan["problems"].append(problem)
         return plan

@@ -87,7 +87,8 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
             elif lun == ocfs2_lun:
                 problems.append("%s: LUN %d holds the OCFS2 store (havirt_ocfs2_lun): a disk opened by a guest and "
                                 "by OCFS2 is destroyed" % (label, lun))
-            luns.setdefault(lun, []).append(label)
+            if lun is not None:
+                luns.setdefault(lun, []).append(label)
         elif kind == "path":
             paths.setdefault(value, []).append(label)
         elif kind == "drbd":

@@ -187,3 +187,9 @@ def test_the_report_of_a_check_mode_run():
     """live_migrate in check mode: changed (it would move), no stats."""
     report = vm_move_report(_plan(), {"changed": True, "source": "servvirt1", "destination": "servvirt2"})
     assert report["summary"] == "passata: would move servvirt1 -> servvirt2 (check mode: nothing moved)"
+
+
+def test_a_disk_that_is_not_a_dict_is_no_drbd_and_no_path():
+    vms = [{"name": "passata", "preferred": "servvirt1", "disk": "passata.img"}]
+    plan = vm_move_plan(_looks(cluster={}), "passata", vms, HYPERVISORS, managed=False)
+    assert (plan["drbd"], plan["disk_path"], plan["problems"]) == ("", "", [])

@@ -92,3 +92,10 @@ def test_bad_shapes():
     assert _problems(["passata"]) == ["havirt_vms[0]: a VM is a dict (name, memory_mb, preferred, disk...), got 'passata'"]
     with pytest.raises(AnsibleFilterError, match="must be a list"):
         vms_problems({"name": "passata"}, HYPERVISORS)
+
+
+def test_two_vms_with_lun_values_that_are_not_numbers_are_not_said_to_share_one():
+    problems = _problems(_vms({"disk": {"lun": "x"}}, {"disk": {"lun": "y"}}))
+    assert [p for p in problems if "LUN" in p] == [
+        "passata: LUN 'x' is not one the storage node exports (LUNs 1 to 4 in iscsi_target_luns)",
+        "speedauth: LUN 'y' is not one the storage node exports (LUNs 1 to 4 in iscsi_target_luns)"], problems
