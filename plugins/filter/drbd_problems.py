@@ -11,18 +11,10 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 MAX_MINOR = 1048575
-
-
-def _int(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def _ipv4(value):

@@ -7,14 +7,9 @@ beside this file."""
 
 from __future__ import annotations
 
-import re
-
 from ansible.errors import AnsibleFilterError
 
-# RFC 3720 3.2.6.3: iqn.YYYY-MM.reversed.domain[:anything], lower case
-# (iSCSI names are compared after folding to lower case), or eui. and 16
-# hex digits.
-NAME = re.compile(r"^(iqn\.\d{4}-\d{2}\.[a-z0-9.-]+(:[^ ]+)?|eui\.[0-9A-Fa-f]{16})$")
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import is_iscsi_name
 
 
 def initiator_problems(hosts, hostvars, group="hypervisors", address_variable="havirt_cluster_address"):
@@ -31,7 +26,7 @@ def initiator_problems(hosts, hostvars, group="hypervisors", address_variable="h
         if name is None:
             problems.append("%s: no iscsi_initiator_name in the inventory: give each hypervisor its own "
                             "(iqn.YYYY-MM.reversed.domain:name)" % host)
-        elif not isinstance(name, str) or not NAME.match(name):
+        elif not is_iscsi_name(name):
             problems.append("%s: iscsi_initiator_name %r is not an iSCSI name (iqn.YYYY-MM.reversed.domain:name, "
                             "lower case, or eui. and 16 hex digits)" % (host, name))
         else:

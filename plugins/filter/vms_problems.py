@@ -7,24 +7,18 @@ beside this file."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int, is_iscsi_name, is_iqn
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 MODES = ("iscsi_ocfs2", "drbd")
 DISK_KINDS = ("lun", "path", "drbd")
-
-
-def _int(value):
-    """An int from an int or a text of digits; None otherwise (bool included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
 
 
 def _vm_problems(vm, label, hypervisors, group):
@@ -113,8 +107,57 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
     return problems
 
 
+def vms_iscsi_problems(domain_type, initiator_name, target_iqn, portal_address, admitted=None):
+    """What QEMU needs to open the VMs' iSCSI disks itself, one sentence per problem; empty when none."""
+    problems = []
+    if domain_type == "xen":
+        problems.append("the domain type is xen, and Xen's libxl has no iSCSI client: give Xen VMs a path on the OCFS2 "
+                        "store or the LUN's block device")
+    if not is_iscsi_name(initiator_name):
+        problems.append("havirt_vms_iscsi_initiator_name %r is not an iSCSI name (iqn.YYYY-MM.reversed.domain:name): "
+                        "QEMU logs in with it" % (initiator_name,))
+    elif admitted is not None and initiator_name not in admitted:
+        problems.append("the target's ACL (iscsi_target_extra_initiators: %s) does not admit QEMU's initiator name %s"
+                        % (", ".join(map(str, admitted)) or "none", initiator_name))
+    if not is_iqn(target_iqn):
+        problems.append("the target's IQN %r is not an IQN (iqn.YYYY-MM.reversed.domain:name)" % (target_iqn,))
+    if not isinstance(portal_address, str) or not portal_address.strip():
+        problems.append("the target's address (vms_iscsi_portal_address) is empty")
+    return problems
+
+
+def vms_network_problems(vms, bridge, bridge_interface="", files=()):
+    """The guest bridge, its NIC, the VMs' MACs and the files to copy, one sentence per problem; empty when none."""
+    problems = []
+    if not isinstance(bridge, str) or not IFNAME.match(bridge):
+        problems.append("the guest bridge %r must be an interface name (letters, digits, '_', '.', '-'; 15 characters "
+                        "at most)" % (bridge,))
+    if bridge_interface and not (isinstance(bridge_interface, str)
+                                 and (IFNAME.match(bridge_interface) or MAC.match(bridge_interface))):
+        problems.append("the bridge's NIC %r must be an interface name (15 characters at most) or its MAC address "
+                        "(lower case)" % (bridge_interface,))
+    elif bridge_interface and bridge_interface == bridge:
+        problems.append("the bridge's NIC cannot be the bridge %s itself" % bridge)
+    owners = {}
+    for vm in vms or []:
+        if not isinstance(vm, dict) or "mac" not in vm:
+            continue
+        label, mac = vm.get("name") or "a VM", vm["mac"]
+        if not isinstance(mac, str) or not MAC.match(mac):
+            problems.append("%s: MAC %r must be six lower-case hex pairs (52:54:00:12:34:56)" % (label, mac))
+        elif mac in owners:
+            problems.append("%s: MAC %s is already %s's: two guests with one MAC break both" % (label, mac, owners[mac]))
+        owners.setdefault(mac, label)
+    for item in files or []:
+        source = item.get("src") if isinstance(item, dict) else item
+        if not isinstance(source, str) or not os.path.isfile(source):
+            problems.append("vms_files: %s does not exist on the controller" % (source,))
+    return problems
+
+
 class FilterModule:
     """havirt.cluster filters for the vms role."""
 
     def filters(self):
-        return {"vms_problems": vms_problems}
+        return {"vms_problems": vms_problems, "vms_iscsi_problems": vms_iscsi_problems,
+                "vms_network_problems": vms_network_problems}

@@ -193,6 +193,29 @@ def _drbd_fence_peer_no_wait(data, hosts, lab):
     _everywhere(hosts, drbd_fence_peer_timeout_s=0)
 
 
+def _target_iqn_upper_case(data, hosts, lab):
+    _everywhere(hosts, iscsi_target_iqn="iqn.2026-11.Org.Havirt:cluster")
+
+
+def _lun_path_twice(data, hosts, lab):
+    luns = plain(lab("servdb")["iscsi_target_luns"])
+    luns[2] = dict(luns[1])
+    _everywhere(hosts, iscsi_target_luns=luns)
+
+
+def _fence_target_not_a_node(data, hosts, lab):
+    _everywhere(hosts, pacemaker_fence_devices=[_lab_fence_device(lab, targets=["servdb", "servvirt1", "servvirt2",
+                                                                                 "servweb"])])
+
+
+def _mixed_hypervisor_types(data, hosts, lab):
+    hosts["servvirt2"]["havirt_hypervisor_type"] = "xen"
+
+
+def _ssh_migration_postcopy(data, hosts, lab):
+    _everywhere(hosts, xen_migration_transport="ssh", xen_migration_postcopy=True)
+
+
 def _bad_type(data, hosts, lab):
     _everywhere(hosts, ntp_local_stratum="ten")
 
@@ -249,6 +272,22 @@ CASES = {
         NEEDS_NODE, "drbdadm on the hypervisors reads the configuration (drbd tasks/check_config.yml)"),
     "drbd-minor-clash": Case(_drbd_minor_clash,
                              r"DRBD resource b: minor 1 is already DRBD resource a's: each resource needs its own"),
+    "target-iqn-upper-case": Case(
+        _target_iqn_upper_case,
+        r"iscsi_target_iqn 'iqn\.2026-11\.Org\.Havirt:cluster' is not an IQN \(iqn\.YYYY-MM\.reversed\.domain:name, "
+        r"lower case\)"),
+    "lun-path-twice": Case(_lun_path_twice,
+                           r"LUN 3: \S+ is already LUN 2: two LUNs on one device are one disk written by two owners"),
+    "fence-target-not-a-node": Case(
+        _fence_target_not_a_node,
+        r"Fence device fence-lab: targets servweb are not nodes of group 'cluster' \(servdb, servvirt1, servvirt2\)"),
+    "mixed-hypervisor-types": Case(
+        _mixed_hypervisor_types,
+        r"The hypervisors need one hypervisor type for all \(a VM cannot migrate between KVM and Xen\): "
+        r"kvm on servvirt1, xen on servvirt2"),
+    "ssh-migration-postcopy": Case(
+        _ssh_migration_postcopy,
+        r"With the ssh transport, xen_migration_postcopy must be false: libvirt refuses post-copy"),
     "hypervisors-group-missing": Case(
         _hypervisors_group_missing,
         r"The target's ACL is built from group 'hypervisors', which is missing or empty"),

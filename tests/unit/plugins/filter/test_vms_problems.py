@@ -9,10 +9,12 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.vms_problems import vms_problems
+from ansible_collections.havirt.cluster.plugins.filter.vms_problems import vms_iscsi_problems, vms_network_problems, vms_problems
 
 ROOT = Path(__file__).resolve().parents[4]
 HYPERVISORS = ["servvirt1", "servvirt2"]
+IQN = "iqn.2026-11.org.havirt.lab:cluster"
+QEMU = "iqn.2026-11.org.havirt.lab:qemu"
 
 
 def _vms(*changes):
@@ -99,3 +101,43 @@ def test_two_vms_with_lun_values_that_are_not_numbers_are_not_said_to_share_one(
     assert [p for p in problems if "LUN" in p] == [
         "passata: LUN 'x' is not one the storage node exports (LUNs 1 to 4 in iscsi_target_luns)",
         "speedauth: LUN 'y' is not one the storage node exports (LUNs 1 to 4 in iscsi_target_luns)"], problems
+
+
+def test_qemu_iscsi_settings_of_the_lab_pass():
+    assert vms_iscsi_problems("kvm", QEMU, IQN, "10.210.1.10", admitted=[QEMU]) == []
+    assert vms_iscsi_problems("qemu", QEMU, IQN, "10.210.1.10") == []
+
+
+@pytest.mark.parametrize("args,kwargs,expected", [
+    (("xen", QEMU, IQN, "10.210.1.10"), {}, "the domain type is xen, and Xen's libxl has no iSCSI client"),
+    (("kvm", "qemu", IQN, "10.210.1.10"), {}, "havirt_vms_iscsi_initiator_name 'qemu' is not an iSCSI name"),
+    (("kvm", QEMU, IQN, "10.210.1.10"), {"admitted": ["iqn.2026-11.org.havirt.lab:other"]},
+     "the target's ACL (iscsi_target_extra_initiators: iqn.2026-11.org.havirt.lab:other) does not admit QEMU's "
+     "initiator name " + QEMU),
+    (("kvm", QEMU, "iqn.2026-11.Org", "10.210.1.10"), {}, "the target's IQN 'iqn.2026-11.Org' is not an IQN"),
+    (("kvm", QEMU, IQN, ""), {}, "the target's address (vms_iscsi_portal_address) is empty"),
+])
+def test_a_qemu_iscsi_problem_is_named(args, kwargs, expected):
+    problems = vms_iscsi_problems(*args, **kwargs)
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_the_lab_guest_network_passes(tmp_path):
+    kernel = tmp_path / "vmlinuz"
+    kernel.write_text("")
+    assert vms_network_problems(_vms(), "brguest", "eth2", [{"src": str(kernel), "dest": "/x"}]) == []
+    assert vms_network_problems(_vms(), "brguest", "52:54:00:0a:d2:0b") == []
+    assert vms_network_problems(_vms(), "brguest", "") == []
+
+
+def test_each_guest_network_problem_is_named(tmp_path):
+    vms = _vms({"mac": "52:54:00:00:00:01"}, {"mac": "52:54:00:00:00:01"}, {"mac": "52:54:00:00:00:0G"})
+    assert vms_network_problems(vms, "br-guests-too-long", "br-guests-too-long", [{"src": str(tmp_path / "no")}]) == [
+        "the guest bridge 'br-guests-too-long' must be an interface name (letters, digits, '_', '.', '-'; 15 "
+        "characters at most)",
+        "the bridge's NIC 'br-guests-too-long' must be an interface name (15 characters at most) or its MAC address "
+        "(lower case)",
+        "speedauth: MAC 52:54:00:00:00:01 is already passata's: two guests with one MAC break both",
+        "masterauth: MAC '52:54:00:00:00:0G' must be six lower-case hex pairs (52:54:00:12:34:56)",
+        "vms_files: %s does not exist on the controller" % (tmp_path / "no")]
+    assert vms_network_problems([], "brguest", "brguest") == ["the bridge's NIC cannot be the bridge brguest itself"]

@@ -1,0 +1,166 @@
+# Copyright: havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What is wrong with the pacemaker role's inventory before any host is
+touched: the nodes, their ring addresses, corosync's key and the fence
+devices, one sentence per problem. The key and the devices' secret
+options are read here only and never written into a message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import address_problems
+
+DOCUMENTATION = r"""
+name: pacemaker_problems
+short_description: What is wrong with the cluster manager's nodes, key and fencing, before any host is touched
+version_added: 0.1.0
+author: havirt.cluster contributors (@havirt)
+description:
+  - "Checks, for the pacemaker role: three or more nodes (with two and no quorum device, the survivor of a failure
+    cannot tell a dead peer from a cut link); every node's ring address an IP address; corosync's key a text of at
+    least 128 characters; each fence device with a unique name, an agent named C(fence_*) and targets that are
+    nodes of the cluster; a fence device at all unless O(allow_no_fencing); every node the target of a device."
+  - Returns every problem, one sentence each; an empty list means none. The key and the devices'
+    C(secret_options) are never in a message, so the task needs no C(no_log) (which would hide the message).
+options:
+  _input:
+    description: The cluster's nodes (inventory names).
+    type: list
+    elements: str
+    required: true
+  hostvars:
+    description: C(hostvars), where each node's address is read.
+    type: dict
+    required: true
+  group:
+    description: The nodes' group, for the messages.
+    type: str
+    default: cluster
+  address_variable:
+    description: The variable that holds each node's ring address.
+    type: str
+    default: havirt_cluster_address
+  authkey:
+    description: corosync's shared key (pacemaker_corosync_authkey); None when it is not set.
+    type: str
+  fence_devices:
+    description: pacemaker_fence_devices.
+    type: list
+    elements: dict
+    default: []
+  allow_no_fencing:
+    description: pacemaker_allow_no_fencing.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Check the cluster's nodes, key and fencing
+  vars:
+    __problems: >-
+      {{ __pacemaker_nodes | havirt.cluster.pacemaker_problems(hostvars, group=pacemaker_cluster_group,
+         address_variable=pacemaker_address_variable, authkey=pacemaker_corosync_authkey | default(none),
+         fence_devices=pacemaker_fence_devices, allow_no_fencing=pacemaker_allow_no_fencing) }}
+  ansible.builtin.assert:
+    that: __problems | length == 0
+    fail_msg: "{{ __problems | join(' ') }}"
+  run_once: true
+"""
+
+RETURN = r"""
+_value:
+  description: One sentence per problem; empty when there is none.
+  type: list
+  elements: str
+  sample:
+    - "No fence device targets servdb: the cluster could never recover the VMs of such a node when it fails (its
+      resources would stay blocked until someone confirms it is off). Add it to a device's targets."
+"""
+
+DEVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+AGENT = re.compile(r"^fence_[A-Za-z0-9_]+$")
+AUTHKEY_MIN = 128
+
+
+def _device_problems(devices, nodes, group):
+    problems, seen = [], {}
+    for index, device in enumerate(devices):
+        if not isinstance(device, Mapping):
+            problems.append("pacemaker_fence_devices[%d] must be a dict (name, agent, targets, options), got a %s."
+                            % (index, type(device).__name__))
+            continue
+        name = device.get("name")
+        label = "Fence device %s" % (name if isinstance(name, str) and name else "pacemaker_fence_devices[%d]" % index)
+        if not isinstance(name, str) or not DEVICE_NAME.match(name):
+            problems.append("%s: the name must start with a letter or '_' and hold only letters, digits, '_', '.', "
+                            "'-' (got %r)." % (label, name))
+        elif name in seen:
+            problems.append("%s: the name is already pacemaker_fence_devices[%d]'s: each device needs its own."
+                            % (label, seen[name]))
+        else:
+            seen[name] = index
+        agent = device.get("agent")
+        if not isinstance(agent, str) or not AGENT.match(agent):
+            problems.append("%s: the agent must be a fence agent's name, fence_* (got %r)." % (label, agent))
+        targets = device.get("targets")
+        if not isinstance(targets, (list, tuple)) or not targets:
+            problems.append("%s: targets must list the nodes it can fence (got %r)." % (label, targets))
+            continue
+        strangers = [str(target) for target in targets if target not in nodes]
+        if strangers:
+            problems.append("%s: targets %s are not nodes of group '%s' (%s)."
+                            % (label, ", ".join(strangers), group, ", ".join(nodes)))
+    return problems
+
+
+def pacemaker_problems(nodes, hostvars, group="cluster", address_variable="havirt_cluster_address",
+                       authkey=None, fence_devices=(), allow_no_fencing=False):
+    """Every problem of the pacemaker role's inventory, one sentence each; empty when none."""
+    if not isinstance(nodes, (list, tuple)):
+        raise AnsibleFilterError("pacemaker_problems: the nodes must be a list, got %r" % (nodes,))
+    if fence_devices is None:
+        fence_devices = []
+    if not isinstance(fence_devices, (list, tuple)):
+        raise AnsibleFilterError("pacemaker_problems: pacemaker_fence_devices must be a list of dicts, got a %s"
+                                 % type(fence_devices).__name__)
+    nodes = list(nodes)
+    problems = []
+    if len(nodes) < 3:
+        problems.append(
+            "pacemaker needs three or more nodes in group '%s'; it has %d (%s). With two nodes and no quorum device, "
+            "the survivor of a failure cannot tell a dead peer from a cut link, and both may run the same VMs. Add a "
+            "third node (the storage node votes without running VMs); this role does not set up a quorum device "
+            "(corosync-qdevice)." % (group, len(nodes), ", ".join(nodes)))
+    problems += ["%s." % problem for problem in address_problems(nodes, hostvars, address_variable, "corosync's ring address")]
+    if not isinstance(authkey, str) or len(authkey) < AUTHKEY_MIN:
+        problems.append(
+            "pacemaker_corosync_authkey must be set to a string of at least %d characters, kept in ansible-vault (it "
+            "encrypts and authenticates all cluster traffic). Generate one with: openssl rand -base64 192 | tr -d "
+            "'\\n'" % AUTHKEY_MIN)
+    problems += _device_problems(fence_devices, nodes, group)
+    if not fence_devices and not allow_no_fencing:
+        problems.append(
+            "No fence device (pacemaker_fence_devices is empty). Without fencing, a hypervisor that hangs or is cut "
+            "off may still run its VMs while the other starts them too: two QEMUs writing the same disk destroy it. "
+            "Configure a device (IPMI, a hypervisor API or SBD: see the pacemaker role's README), or set "
+            "pacemaker_allow_no_fencing: true to accept that risk explicitly.")
+    targeted = {target for device in fence_devices if isinstance(device, Mapping)
+                for target in (device.get("targets") or []) if isinstance(device.get("targets"), (list, tuple))}
+    orphans = [node for node in nodes if node not in targeted]
+    if fence_devices and orphans:
+        problems.append(
+            "No fence device targets %s: the cluster could never recover the VMs of such a node when it fails (its "
+            "resources would stay blocked until someone confirms it is off). Add it to a device's targets."
+            % ", ".join(orphans))
+    return problems
+
+
+class FilterModule:
+    """havirt.cluster filters for the pacemaker role."""
+
+    def filters(self):
+        return {"pacemaker_problems": pacemaker_problems}
