@@ -89,8 +89,48 @@ def drbd_problems(resources, hosts, hostvars, address_variable="havirt_cluster_a
     return problems
 
 
+# Pacemaker's time specs (an operation's timeout): a number and a unit.
+DURATION = re.compile(r"^\s*(\d+)\s*(ms|msec|s|sec|m|min|h|hr)?\s*$")
+SECONDS = {None: 1, "s": 1, "sec": 1, "ms": 0.001, "msec": 0.001, "m": 60, "min": 60, "h": 3600, "hr": 3600}
+
+
+def _seconds(value):
+    """Seconds of a pacemaker time spec (90s, 2min, 90), None when it is not one."""
+    match = DURATION.match(str(value)) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    return int(match.group(1)) * SECONDS[match.group(2)] if match else None
+
+
+def drbd_settings_problems(settings):
+    """The shared secret, the fencing policy and the fence-peer handler's wait, one sentence per problem; the
+    secret is never in a message."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("drbd_settings_problems: the settings must be a dict, got %r" % (settings,))
+    problems = []
+    secret = settings.get("shared_secret")
+    if not isinstance(secret, str) or not 16 <= len(secret) <= 64 or re.search(r'["\s]', secret):
+        problems.append("drbd_shared_secret must be 16 to 64 characters without quotes or spaces (from ansible-vault; "
+                        "the peers authenticate each other with it)")
+    fencing = settings.get("fencing", "resource-and-stonith")
+    if fencing != "dont-care" and not settings.get("fence_devices"):
+        problems.append("drbd_fencing '%s' freezes a resource's I/O until the cluster manager has fenced the lost "
+                        "peer: the pacemaker role needs fence devices (pacemaker_fence_devices). Without a cluster "
+                        "manager set drbd_fencing: dont-care, and know that then both nodes may write after a network "
+                        "split" % fencing)
+    wait = _int(settings.get("fence_peer_timeout_s"))
+    promote = _seconds(settings.get("promote_timeout", "90s"))
+    if wait is None or wait < 1:
+        problems.append("drbd_fence_peer_timeout_s is %s: give a number of seconds, at least 1 and below the DRBD "
+                        "clone's promote timeout (pacemaker_drbd_timeouts.promote, %s)"
+                        % (settings.get("fence_peer_timeout_s"), settings.get("promote_timeout", "90s")))
+    elif promote is not None and wait >= promote:
+        problems.append("drbd_fence_peer_timeout_s %d is not below the DRBD clone's promote timeout "
+                        "(pacemaker_drbd_timeouts.promote, %s): pacemaker would give up the promotion while the "
+                        "handler still waits for the fencing" % (wait, settings.get("promote_timeout")))
+    return problems
+
+
 class FilterModule:
     """havirt.cluster filters for the drbd role."""
 
     def filters(self):
-        return {"drbd_problems": drbd_problems}
+        return {"drbd_problems": drbd_problems, "drbd_settings_problems": drbd_settings_problems}

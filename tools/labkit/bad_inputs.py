@@ -216,6 +216,10 @@ def _ssh_migration_postcopy(data, hosts, lab):
     _everywhere(hosts, xen_migration_transport="ssh", xen_migration_postcopy=True)
 
 
+def _drbd_fence_peer_outwaits_promote(data, hosts, lab):
+    _everywhere(hosts, drbd_fence_peer_timeout_s=120)
+
+
 def _bad_type(data, hosts, lab):
     _everywhere(hosts, ntp_local_stratum="ten")
 
@@ -265,6 +269,10 @@ CASES = {
         r"passata: DRBD resource 'nope' is not in havirt_drbd_resources \(scratch\)"),
     "drbd-short-secret": Case(_drbd_short_secret, r"drbd_shared_secret must be 16 to 64 characters"),
     "drbd-fence-peer-no-wait": Case(_drbd_fence_peer_no_wait, r"drbd_fence_peer_timeout_s is 0: give a number of seconds"),
+    "drbd-fence-peer-outwaits-promote": Case(
+        _drbd_fence_peer_outwaits_promote,
+        r"drbd_fence_peer_timeout_s 120 is not below the DRBD clone's promote timeout \(pacemaker_drbd_timeouts\.promote, "
+        r"90s\): pacemaker would give up the promotion"),
     "drbd-config-drbdadm-refuses": Case(
         _drbd_config_drbdadm_refuses,
         r"drbdadm refuses the DRBD configuration made from the inventory on servvirt\d \(rc \d+\): "

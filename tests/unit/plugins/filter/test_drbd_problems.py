@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.drbd_problems import drbd_problems
+from ansible_collections.havirt.cluster.plugins.filter.drbd_problems import drbd_problems, drbd_settings_problems
 
 HOSTS = ["servvirt2", "servvirt1"]
 VMLAB = [{"name": "passata", "minor": 1, "port": 7789, "disk": "/dev/vdb"},
@@ -76,3 +76,45 @@ def test_bad_shapes():
     assert _problems(["passata"]) == ["havirt_drbd_resources[0]: a resource is a dict (name, minor, port, disk), got 'passata'"]
     with pytest.raises(AnsibleFilterError, match="must be a list"):
         _problems({"name": "passata"})
+
+
+SECRET = "drbd-secret-never-shown"
+
+
+def _settings(**changes):
+    settings = {"shared_secret": SECRET, "fencing": "resource-and-stonith", "fence_devices": [{"name": "fence-lab"}],
+                "fence_peer_timeout_s": 60, "promote_timeout": "90s"}
+    settings.update(changes)
+    return settings
+
+
+def test_the_labs_drbd_settings_pass():
+    assert drbd_settings_problems(_settings()) == []
+    assert drbd_settings_problems(_settings(fencing="dont-care", fence_devices=[])) == []
+    assert drbd_settings_problems(_settings(fence_peer_timeout_s="100", promote_timeout="2min")) == []
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"shared_secret": "short"}, "drbd_shared_secret must be 16 to 64 characters without quotes or spaces"),
+    ({"shared_secret": "x" * 65}, "drbd_shared_secret must be 16 to 64 characters"),
+    ({"shared_secret": 'quote"in-the-middle'}, "drbd_shared_secret must be 16 to 64 characters"),
+    ({"shared_secret": None}, "drbd_shared_secret must be 16 to 64 characters"),
+    ({"fence_devices": []}, "drbd_fencing 'resource-and-stonith' freezes a resource's I/O until the cluster manager "
+                            "has fenced the lost peer"),
+    ({"fence_peer_timeout_s": 0}, "drbd_fence_peer_timeout_s is 0: give a number of seconds, at least 1 and below the "
+                                  "DRBD clone's promote timeout (pacemaker_drbd_timeouts.promote, 90s)"),
+    ({"fence_peer_timeout_s": 90}, "drbd_fence_peer_timeout_s 90 is not below the DRBD clone's promote timeout "
+                                   "(pacemaker_drbd_timeouts.promote, 90s): pacemaker would give up the promotion"),
+    ({"fence_peer_timeout_s": 61, "promote_timeout": "1m"}, "drbd_fence_peer_timeout_s 61 is not below"),
+    ({"fence_peer_timeout_s": 30, "promote_timeout": "30000ms"}, "drbd_fence_peer_timeout_s 30 is not below"),
+])
+def test_a_drbd_settings_problem_is_named_without_the_secret(changes, expected):
+    problems = drbd_settings_problems(_settings(**changes))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+    assert SECRET not in problems[0] and "short" not in problems[0]
+
+
+def test_a_promote_timeout_that_is_no_time_spec_leaves_the_wait_unchecked():
+    assert drbd_settings_problems(_settings(fence_peer_timeout_s=600, promote_timeout="soon")) == []
+    with pytest.raises(AnsibleFilterError, match="must be a dict"):
+        drbd_settings_problems("x")
