@@ -30,7 +30,7 @@ def iscsi_target_problems(iqn, luns, groups, initiator_group="hypervisors", extr
         problems.append("The target's ACL is built from group '%s', which is missing or empty in the inventory "
                         "(groups: %s). Put the hypervisors in it." % (initiator_group, group_list(groups)))
     if not is_iqn(iqn):
-        problems.append("iscsi_target_iqn %r is not an IQN (%s)." % (iqn, IQN_FORM))
+        problems.append("iscsi_target_iqn (havirt_iscsi_target_iqn) %r is not an IQN (%s)." % (iqn, IQN_FORM))
     if not isinstance(luns, (list, tuple)) or not luns:
         problems.append("iscsi_target_luns is empty: the target would export nothing.")
         luns = []
@@ -60,7 +60,7 @@ def iscsi_portal_problems(iqn, address, port):
     """Every problem of the target an initiator logs in to, one sentence each; empty when none."""
     problems = []
     if not is_iqn(iqn):
-        problems.append("iscsi_initiator_target_iqn %r is not an IQN (%s)." % (iqn, IQN_FORM))
+        problems.append("iscsi_initiator_target_iqn (havirt_iscsi_target_iqn) %r is not an IQN (%s)." % (iqn, IQN_FORM))
     if not isinstance(address, str) or not address.strip():
         problems.append("iscsi_initiator_portal_address is empty: give the target's address (by default the "
                         "havirt_cluster_address of the first host of group 'storage').")

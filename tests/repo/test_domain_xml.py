@@ -21,7 +21,7 @@ def render(vm: dict, **settings) -> str:
     for part in ("defaults", "vars"):
         variables.update(yaml.safe_load((ROLE / part / "main.yml").read_text()))
     variables.update(
-        ansible_managed="Ansible managed", havirt_vms=[vm], iscsi_target_iqn="iqn.2026-11.org.example:servdb.cluster",
+        ansible_managed="Ansible managed", havirt_vms=[vm], havirt_iscsi_target_iqn="iqn.2026-11.org.example:servdb.cluster",
         havirt_vms_iscsi_initiator_name="iqn.2026-11.org.example:vms", havirt_iscsi_chap_user="havirt",
         havirt_iscsi_chap_password="a-secret-of-16ch", groups={"storage": ["servdb"]},
         hostvars={"servdb": {"havirt_cluster_address": "192.168.10.10"}}, vm=vm, **settings)

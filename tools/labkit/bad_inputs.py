@@ -194,7 +194,7 @@ def _drbd_fence_peer_no_wait(data, hosts, lab):
 
 
 def _target_iqn_upper_case(data, hosts, lab):
-    _everywhere(hosts, iscsi_target_iqn="iqn.2026-11.Org.Havirt:cluster")
+    _everywhere(hosts, havirt_iscsi_target_iqn="iqn.2026-11.Org.Havirt:cluster")
 
 
 def _lun_path_twice(data, hosts, lab):
@@ -213,7 +213,7 @@ def _mixed_hypervisor_types(data, hosts, lab):
 
 
 def _ssh_migration_postcopy(data, hosts, lab):
-    _everywhere(hosts, xen_migration_transport="ssh", xen_migration_postcopy=True)
+    _everywhere(hosts, havirt_migration_transport="ssh", xen_migration_postcopy=True)
 
 
 def _drbd_fence_peer_outwaits_promote(data, hosts, lab):
@@ -282,7 +282,7 @@ CASES = {
                              r"DRBD resource b: minor 1 is already DRBD resource a's: each resource needs its own"),
     "target-iqn-upper-case": Case(
         _target_iqn_upper_case,
-        r"iscsi_target_iqn 'iqn\.2026-11\.Org\.Havirt:cluster' is not an IQN \(iqn\.YYYY-MM\.reversed\.domain:name, "
+        r"iscsi_target_iqn \(havirt_iscsi_target_iqn\) 'iqn\.2026-11\.Org\.Havirt:cluster' is not an IQN \(iqn\.YYYY-MM\.reversed\.domain:name, "
         r"lower case\)"),
     "lun-path-twice": Case(_lun_path_twice,
                            r"LUN 3: \S+ is already LUN 2: two LUNs on one device are one disk written by two owners"),

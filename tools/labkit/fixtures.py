@@ -31,7 +31,7 @@ def portal(inv):  # pylint: disable=redefined-outer-name
     return {
         "node": storage,
         "address": hv["havirt_cluster_address"],
-        "iqn": hv["iscsi_target_iqn"],
+        "iqn": hv["havirt_iscsi_target_iqn"],
         "user": hv["havirt_iscsi_chap_user"],
         "secret": hv["havirt_iscsi_chap_password"],
         "luns": hv["iscsi_target_luns"],

@@ -23,13 +23,13 @@ KEY = "/root/.ssh/havirt_migration"
 @pytest.fixture(scope="module")
 def ssh_transport(inv, tmp_path_factory):
     """The xen_migration role's ssh tasks, as site.yml runs them with
-    xen_migration_transport: ssh."""
+    havirt_migration_transport: ssh."""
     play = tmp_path_factory.mktemp("ssh") / "ssh.yml"
     play.write_text("- name: Migration over SSH\n  hosts: hypervisors\n  tasks:\n"
                     "    - name: The role's SSH keys\n      ansible.builtin.include_role:\n"
                     "        name: havirt.cluster.xen_migration\n        tasks_from: ssh.yml\n")
     run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), str(play),
-                          "-e", "xen_migration_transport=ssh"],
+                          "-e", "havirt_migration_transport=ssh"],
                          cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     return run
@@ -83,7 +83,7 @@ def test_migrate_over_ssh_tunnels_the_stream(inv, ssh_transport):
     source = running_on(VM)[0]
     target = next(h for h in inv.group("hypervisors") if h != source)
     # -v: the module's plan (its libvirt flags) shows in the output.
-    run = playbook("migrate.yml", "-v", "-e", f"vm={VM}", "-e", f"to={target}", "-e", "xen_migration_transport=ssh")
+    run = playbook("migrate.yml", "-v", "-e", f"vm={VM}", "-e", f"to={target}", "-e", "havirt_migration_transport=ssh")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     summary = re.findall(r'"msg": "([^"]*)"', run.stdout)[-1]
     print(summary)

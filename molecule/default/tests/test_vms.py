@@ -35,7 +35,7 @@ def test_disk_is_its_iscsi_lun_opened_by_qemu(inv, vm):
     host = inv.node(running_on(vm)[0])
     hv = inv.hostvars(inv.group("storage")[0])
     blk = host.check_output("virsh domblklist %s", vm)
-    assert f"{hv['iscsi_target_iqn']}/{vm_spec(vm)['disk']['lun']}" in blk
+    assert f"{hv['havirt_iscsi_target_iqn']}/{vm_spec(vm)['disk']['lun']}" in blk
     xml = host.check_output("virsh dumpxml %s", vm)
     assert f"<iqn name='{hv['havirt_vms_iscsi_initiator_name']}'/>" in xml
     assert "usage='havirt-iscsi-chap'" in xml

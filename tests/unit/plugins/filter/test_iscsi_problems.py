@@ -33,7 +33,7 @@ def test_a_missing_acl_group_names_the_groups():
 @pytest.mark.parametrize("iqn", ["iqn.2026-11.Org.havirt:x", "iqn.26-11.org.havirt:x", "eui.0123456789abcdef",
                                  "iqn.2026-11.org.havirt:has space", None])
 def test_an_iqn_that_is_not_one_is_refused(iqn):
-    assert _target(iqn=iqn) == ["iscsi_target_iqn %r is not an IQN (iqn.YYYY-MM.reversed.domain:name, lower case)."
+    assert _target(iqn=iqn) == ["iscsi_target_iqn (havirt_iscsi_target_iqn) %r is not an IQN (iqn.YYYY-MM.reversed.domain:name, lower case)."
                                 % (iqn,)]
 
 
@@ -70,7 +70,7 @@ def test_the_lab_portal_passes():
 
 @pytest.mark.parametrize("args,expected", [
     (("iqn.2026-11.org.havirt.lab", "10.0.0.1", 3260), []),
-    (("iqn.bad", "10.0.0.1", 3260), ["iscsi_initiator_target_iqn 'iqn.bad' is not an IQN "
+    (("iqn.bad", "10.0.0.1", 3260), ["iscsi_initiator_target_iqn (havirt_iscsi_target_iqn) 'iqn.bad' is not an IQN "
                                      "(iqn.YYYY-MM.reversed.domain:name, lower case)."]),
     ((IQN, "  ", 3260), ["iscsi_initiator_portal_address is empty: give the target's address (by default the "
                          "havirt_cluster_address of the first host of group 'storage')."]),
