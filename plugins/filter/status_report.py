@@ -1,0 +1,222 @@
+# Copyright: havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""status.yml's screen: the lines it prints, from what its plays read on
+the nodes (registered results in hostvars) and the cluster manager's view
+(havirt.cluster.pacemaker_status). Every decision of the report (where a
+VM runs, whether the cluster watches it, whether a survivor could hold the
+VMs of a dead hypervisor) is here, with unit tests; the playbook only
+reads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.havirt.cluster.plugins.filter.chrony import chrony_clock_summary
+from ansible_collections.havirt.cluster.plugins.filter.drbd_summary import drbd_summary
+from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fence_history_summary
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+
+DOCUMENTATION = r"""
+name: status_report
+short_description: status.yml's lines, from what it read on the nodes and the cluster manager's view
+version_added: 0.1.0
+author: havirt.cluster contributors (@havirt)
+description:
+  - "One line for the cluster (nodes online, quorum, DC, standby and maintenance); one per VM of havirt_vms (where it
+    runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, and whether the cluster manager has its resource and
+    watches it); one per VIRTUALDOMAIN resource the inventory does not know; the failed actions; the fencing history;
+    one per node (clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and
+    DRBD's resources with any split brain recorded); then for each hypervisor whether each other could take its
+    running VMs' memory (memory N+1)."
+  - The per-node results are read from C(hostvars), as status.yml registers them (C(__status_chrony),
+    C(__status_running), C(__status_available), C(__status_iscsi), C(__status_mount), C(__status_drbd),
+    C(__status_split_brain)); a missing one reads as unknown or empty.
+options:
+  _input:
+    description: The cluster manager's view, the result of M(havirt.cluster.pacemaker_status).
+    type: dict
+    required: true
+  hostvars:
+    description: C(hostvars).
+    type: dict
+    required: true
+  nodes:
+    description: The cluster's nodes (group C(cluster)).
+    type: list
+    elements: str
+    required: true
+  hypervisors:
+    description: The hypervisors (group C(hypervisors)).
+    type: list
+    elements: str
+    default: []
+  vms:
+    description: havirt_vms.
+    type: list
+    elements: dict
+    default: []
+  vm_prefix:
+    description: havirt_vms_resource_prefix.
+    type: str
+    default: vm-
+  cluster_managed:
+    description: havirt_vms_cluster_managed.
+    type: bool
+    default: true
+  drbd_resources:
+    description: havirt_drbd_resources.
+    type: list
+    elements: dict
+    default: []
+  fencing:
+    description: The registered result of C(stonith_admin --history '*' --verbose --output-as=xml).
+    type: dict
+    default: {}
+  reserve_mb:
+    description: Memory each hypervisor keeps for itself, in MiB (havirt_status_reserve_memory_mb).
+    type: int
+    default: 256
+"""
+
+EXAMPLES = r"""
+- name: Cluster status
+  ansible.builtin.debug:
+    msg: >-
+      {{ __status_cluster | havirt.cluster.status_report(hostvars, nodes=groups['cluster'],
+         hypervisors=groups['hypervisors'], vms=havirt_vms, fencing=__status_fencing) }}
+  run_once: true
+"""
+
+RETURN = r"""
+_value:
+  description: The report's lines.
+  type: list
+  elements: str
+  sample:
+    - "cluster: 3/3 nodes online (servdb, servvirt1, servvirt2), quorum: yes, DC: servdb"
+    - "vm passata: servvirt1"
+    - "if servvirt1 dies: servvirt2 must take 256 MiB and has 700 MiB to spare -> OK"
+"""
+
+
+def _result(hostvars, host, name):
+    values = hostvars[host] if host in hostvars else {}
+    result = values.get(name)
+    return result if isinstance(result, Mapping) else {}
+
+
+def _running(hostvars, hypervisors):
+    """hypervisor: names of its running VMs (community.libvirt.virt list_vms), [] when unknown."""
+    return {host: [name for name in _result(hostvars, host, "__status_running").get("list_vms") or [] if name]
+            for host in hypervisors}
+
+
+def _cluster_line(cluster, nodes):
+    states = cluster.get("nodes") or {}
+    online = [name for name, state in states.items() if state.get("online")]
+    line = "cluster: %d/%d nodes online (%s), quorum: %s, DC: %s" % (
+        len(online), len(nodes), ", ".join(online) or "none: is pacemaker running? %s" % (cluster.get("error") or ""),
+        "yes" if cluster.get("quorum") else "NO", cluster.get("dc") or "none")
+    for label, key in (("standby", "standby"), ("in maintenance", "maintenance")):
+        names = [name for name, state in states.items() if state.get(key)]
+        if names:
+            line += ", %s: %s" % (label, ", ".join(names))
+    if cluster.get("maintenance_mode"):
+        line += ", THE WHOLE CLUSTER IS IN MAINTENANCE MODE"
+    return line
+
+
+def _vm_lines(cluster, running, hypervisors, names, prefix, managed):
+    lines = []
+    resources = cluster.get("resources") or {}
+    unwatched = cluster.get("unwatched") or {}
+    for vm in names:
+        where = [host for host in hypervisors if vm in running.get(host, [])]
+        rid = prefix + vm
+        note = ""
+        if managed and cluster.get("available"):
+            if rid not in resources:
+                note = " (NOT IN THE CLUSTER: no resource %s; run site.yml)" % rid
+            elif rid in unwatched:
+                note = (" (NOT WATCHED BY THE CLUSTER: %s; re-run migrate.yml -e vm=%s to settle a move, or give it "
+                        "back with crm_resource)" % (unwatched[rid], vm))
+        lines.append("vm %s: %s%s%s" % (vm, " AND ".join(where) if where else "NOT RUNNING",
+                                        " (TWICE!)" if len(where) > 1 else "", note))
+    for resource in resources.values():
+        rid = resource.get("id") or ""
+        if (str(resource.get("agent") or "").endswith("VirtualDomain") and rid.startswith(prefix)
+                and rid[len(prefix):] not in names and not resource.get("parent")):
+            lines.append("vm %s: %s (UNKNOWN TO THE INVENTORY: resource %s is not in havirt_vms; left as it is)"
+                         % (rid[len(prefix):], " AND ".join(resource.get("nodes") or []) or "NOT RUNNING", rid))
+    return lines
+
+
+def _drbd(hostvars, host, resources):
+    content = _result(hostvars, host, "__status_drbd").get("content") or ""
+    try:
+        text = base64.b64decode(content).decode("utf-8", "replace")
+    except (binascii.Error, ValueError) as exc:
+        raise AnsibleFilterError("status_report: %s's /proc/drbd is not base64 (%s)" % (host, exc)) from exc
+    records = [os.path.basename(item.get("path", "")) for item in
+               _result(hostvars, host, "__status_split_brain").get("files") or [] if isinstance(item, Mapping)]
+    return "; ".join(drbd_summary(text, resources, records))
+
+
+def _node_line(hostvars, host, hypervisors, running, drbd_resources):
+    line = "%s: clock %s" % (host, chrony_clock_summary(_result(hostvars, host, "__status_chrony")))
+    if host not in hypervisors:
+        return line
+    sessions = [entry for entry in _result(hostvars, host, "__status_iscsi").get("stdout_lines") or [] if entry]
+    mount = (_result(hostvars, host, "__status_mount").get("stdout") or "").strip()
+    line += ", iSCSI sessions: %d, OCFS2: %s, VMs: %s, available %s MiB" % (
+        len(sessions), mount or "not mounted", " ".join(running.get(host, [])) or "none",
+        _result(hostvars, host, "__status_available").get("stdout", "?"))
+    if drbd_resources:
+        line += ", DRBD: " + _drbd(hostvars, host, drbd_resources)
+    return line
+
+
+def _capacity_lines(hostvars, hypervisors, running, vms, reserve_mb):
+    memory = {vm.get("name"): as_int(vm.get("memory_mb")) or 0 for vm in vms if isinstance(vm, Mapping)}
+    lines = []
+    for dead in hypervisors:
+        need = sum(memory[name] for name in running.get(dead, []) if name in memory)
+        for survivor in hypervisors:
+            if survivor == dead:
+                continue
+            available = (as_int(_result(hostvars, survivor, "__status_available").get("stdout")) or 0) - reserve_mb
+            lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare -> %s"
+                         % (dead, survivor, need, available, "OK" if available >= need else "NOT ENOUGH MEMORY"))
+    return lines
+
+
+def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="vm-", cluster_managed=True,
+                  drbd_resources=(), fencing=None, reserve_mb=256):
+    """status.yml's lines."""
+    if not isinstance(cluster, Mapping):
+        raise AnsibleFilterError("status_report: expected the result of havirt.cluster.pacemaker_status, got %r"
+                                 % (cluster,))
+    hypervisors, vms = list(hypervisors or []), list(vms or [])
+    names = [vm.get("name") for vm in vms if isinstance(vm, Mapping)]
+    running = _running(hostvars, hypervisors)
+    lines = [_cluster_line(cluster, list(nodes or []))]
+    lines += _vm_lines(cluster, running, hypervisors, names, vm_prefix or "", bool(cluster_managed))
+    failed = ["%s on %s (%s)" % (failure.get("op_key"), failure.get("node"), failure.get("exitstatus") or "?")
+              for failure in cluster.get("failures") or []]
+    lines.append("failed actions: " + ("; ".join(failed) or "none"))
+    lines.append("fencing history: " + fence_history_summary(fencing or {}, 3))
+    lines += [_node_line(hostvars, host, hypervisors, running, list(drbd_resources or [])) for host in nodes or []]
+    lines += _capacity_lines(hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0)
+    return lines
+
+
+class FilterModule:
+    """havirt.cluster filter for status.yml."""
+
+    def filters(self):
+        return {"status_report": status_report}
