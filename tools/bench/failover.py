@@ -113,6 +113,8 @@ def main() -> int:
         "sources_s": {**SOURCES, "automatic failover (Heartbeat)": None},
         "meta": {
             "corosync_token_ms": inv.hostvars(fo.witness()).get("pacemaker_corosync_token_ms", 3000),
+            "corosync_token_coefficient_ms": inv.hostvars(fo.witness()).get("pacemaker_corosync_token_coefficient_ms",
+                                                                             650),
             "vm_monitor_interval": inv.hostvars(fo.witness()).get("pacemaker_vm_monitor_interval", "10s"),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "lab": "podman containers, TCG guests (tools/guest/build)",
