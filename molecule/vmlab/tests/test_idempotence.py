@@ -21,5 +21,12 @@ def test_storage_roles_change_nothing_the_second_time(inv, tmp_path):
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
     assert len(recap) == len(inv.group("hypervisors")), run.stdout[-2000:]
-    changed = [line for line in run.stdout.splitlines() if line.startswith("changed:")]
-    assert all(int(n) == 0 for _, n in recap), "\n".join(changed) + run.stdout[-3000:]
+    # Each change under the task (or handler) that made it: a bare
+    # "changed: [servvirt1]" did not say which (trixie, 2026-12-02).
+    changed, task = [], ""
+    for line in run.stdout.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.rstrip("* ")
+        elif line.startswith("changed:"):
+            changed.append("%s: %s" % (task, line))
+    assert all(int(n) == 0 for _, n in recap), "\n".join(changed) + "\n" + run.stdout[-3000:]
