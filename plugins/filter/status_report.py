@@ -32,7 +32,7 @@ description:
     watches it); one per VIRTUALDOMAIN resource the inventory does not know; the failed actions; the fencing history;
     one per node (clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and
     DRBD's resources with any split brain recorded); then for each hypervisor whether each other could take its
-    running VMs' memory (memory N+1)."
+    running VMs' memory (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline."
   - The per-node results are read from C(hostvars), as status.yml registers them (C(__status_chrony),
     C(__status_running), C(__status_available), C(__status_iscsi), C(__status_mount), C(__status_drbd),
     C(__status_split_brain)); a missing one reads as unknown or empty.
@@ -181,13 +181,27 @@ def _node_line(hostvars, host, hypervisors, running, drbd_resources):
     return line
 
 
-def _capacity_lines(hostvars, hypervisors, running, vms, reserve_mb):
+def _unavailable(cluster, node):
+    """Why the cluster would start nothing on ``node`` ('' when it would)."""
+    if not cluster.get("available"):
+        return ""
+    state = (cluster.get("nodes") or {}).get(node, {})
+    if not state.get("online"):
+        return "offline"
+    return "in standby" if state.get("standby") else "in maintenance" if state.get("maintenance") else ""
+
+
+def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb):
     memory = {vm.get("name"): as_int(vm.get("memory_mb")) or 0 for vm in vms if isinstance(vm, Mapping)}
     lines = []
     for dead in hypervisors:
         need = sum(memory[name] for name in running.get(dead, []) if name in memory)
         for survivor in hypervisors:
             if survivor == dead:
+                continue
+            why = _unavailable(cluster, survivor)
+            if why and need:
+                lines.append("if %s dies: %s must take %d MiB but is %s -> NOWHERE TO GO" % (dead, survivor, need, why))
                 continue
             available = (as_int(_result(hostvars, survivor, "__status_available").get("stdout")) or 0) - reserve_mb
             lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare -> %s"
@@ -211,7 +225,7 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
     lines.append("failed actions: " + ("; ".join(failed) or "none"))
     lines.append("fencing history: " + fence_history_summary(fencing or {}, 3))
     lines += [_node_line(hostvars, host, hypervisors, running, list(drbd_resources or [])) for host in nodes or []]
-    lines += _capacity_lines(hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0)
+    lines += _capacity_lines(cluster, hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0)
     return lines
 
 

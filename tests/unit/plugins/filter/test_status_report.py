@@ -146,3 +146,14 @@ def test_drbd_resources_are_read_from_proc_drbd():
 def test_not_the_cluster_managers_view_is_an_error():
     with pytest.raises(AnsibleFilterError, match="expected the result of havirt.cluster.pacemaker_status"):
         status_report("crm_mon", {}, NODES)
+
+
+def test_a_node_in_standby_takes_nothing_and_is_named():
+    """maintenance.yml put servvirt2 in standby (capture): its VMs run on
+    servvirt1, and if servvirt1 died they would have nowhere to go."""
+    cluster = _cluster("crm_mon-standby-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    hostvars = _hostvars(running={"servvirt1": ["passata", "speedauth", "masterauth"], "servvirt2": []})
+    lines = _report(cluster, hostvars)
+    assert lines[0] == "cluster: 3/3 nodes online (servdb, servvirt1, servvirt2), quorum: yes, DC: servdb, standby: servvirt2"
+    assert lines[-2:] == ["if servvirt1 dies: servvirt2 must take 512 MiB but is in standby -> NOWHERE TO GO",
+                          "if servvirt2 dies: servvirt1 must take 0 MiB and has 444 MiB to spare -> OK"]
