@@ -49,6 +49,9 @@ CONTAINER_LAB = (
     # destination's libvirtd mid-migration, evacuates and restores a
     # hypervisor (each VM back on its preferred one).
     "test_migration.py",
+    # maintenance.yml: the second hypervisor emptied live and put in
+    # standby, then taken out (standby lifted, its VMs back on it).
+    "test_maintenance.py",
     # The role re-run over a drifted value, a foreign resource and a VM
     # stopped by hand (started again at the end).
     "test_pacemaker.py",
