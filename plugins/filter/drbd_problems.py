@@ -6,22 +6,14 @@ Documented in drbd_problems.yml beside this file."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int, ip_version
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 MAX_MINOR = 1048575
-
-
-def _ipv4(value):
-    try:
-        return isinstance(ipaddress.ip_address(str(value)), ipaddress.IPv4Address)
-    except ValueError:
-        return False
 
 
 def _backing(resource, host):
@@ -62,7 +54,7 @@ def drbd_problems(resources, hosts, hostvars, address_variable="havirt_cluster_a
                         % (group, ", ".join(hosts) or "none"))
     for host in hosts:
         address = (hostvars[host] if host in hostvars else {}).get(address_variable)
-        if not _ipv4(address):
+        if ip_version(address) != 4:
             problems.append("%s: %s %r is not an IPv4 address (the resources' configuration takes IPv4 here)"
                             % (host, address_variable, address))
     seen = {}
@@ -117,15 +109,16 @@ def drbd_settings_problems(settings):
                         "manager set drbd_fencing: dont-care, and know that then both nodes may write after a network "
                         "split" % fencing)
     wait = _int(settings.get("fence_peer_timeout_s"))
-    promote = _seconds(settings.get("promote_timeout", "90s"))
+    promote_spec = settings.get("promote_timeout", "90s")
+    promote = _seconds(promote_spec)
     if wait is None or wait < 1:
         problems.append("drbd_fence_peer_timeout_s is %s: give a number of seconds, at least 1 and below the DRBD "
                         "clone's promote timeout (pacemaker_drbd_timeouts.promote, %s)"
-                        % (settings.get("fence_peer_timeout_s"), settings.get("promote_timeout", "90s")))
+                        % (settings.get("fence_peer_timeout_s"), promote_spec))
     elif promote is not None and wait >= promote:
         problems.append("drbd_fence_peer_timeout_s %d is not below the DRBD clone's promote timeout "
                         "(pacemaker_drbd_timeouts.promote, %s): pacemaker would give up the promotion while the "
-                        "handler still waits for the fencing" % (wait, settings.get("promote_timeout")))
+                        "handler still waits for the fencing" % (wait, promote_spec))
     return problems
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import not_in_group
+
 DOCUMENTATION = r"""
 name: hypervisor_problems
 short_description: What is wrong with the hypervisors' type and group, before any host is touched
@@ -75,9 +77,9 @@ def hypervisor_problems(hosts, hostvars, host, group="hypervisors"):
     if len(types) > 1:
         problems.append("The hypervisors need one hypervisor type for all (a VM cannot migrate between KVM and Xen): "
                         "%s." % ", ".join("%s on %s" % (value, ", ".join(names)) for value, names in types.items()))
-    if host not in hosts:
-        problems.append("%s is not in group '%s' (%s): the hypervisor role runs on the hypervisors only."
-                        % (host, group, ", ".join(hosts) or "empty"))
+    stranger = not_in_group(host, hosts, group, "the hypervisor role runs on the hypervisors only")
+    if stranger:
+        problems.append(stranger)
     return problems
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int, not_in_group
 
 DOCUMENTATION = r"""
 name: migration_problems
@@ -96,9 +96,10 @@ def migration_problems(settings, host=None, hosts=(), group="hypervisors"):
     key = settings.get("ssh_key")
     if not isinstance(key, str) or not key.startswith("/"):
         problems.append("xen_migration_ssh_key must be an absolute path, not %r." % (key,))
-    if host is not None and host not in (hosts or []):
-        problems.append("%s is not in group '%s' (%s): the migration path is set up on the hypervisors only."
-                        % (host, group, ", ".join(hosts or []) or "empty"))
+    stranger = None if host is None else not_in_group(host, hosts, group,
+                                                      "the migration path is set up on the hypervisors only")
+    if stranger:
+        problems.append(stranger)
     return problems
 
 

@@ -28,11 +28,11 @@ def as_int(value):
 
 
 def ip_version(value):
-    """4 or 6 for an IP address (text, no prefix length), None for anything else."""
+    """4 or 6 for an IP address (text, no prefix length, no blank around it), None for anything else."""
     if not isinstance(value, str):
         return None
     try:
-        return ipaddress.ip_address(value.strip()).version
+        return ipaddress.ip_address(value).version
     except ValueError:
         return None
 
@@ -54,6 +54,14 @@ def group_hosts(groups, name):
 def group_list(groups):
     """The inventory's own groups, sorted, for a message."""
     return ", ".join(sorted(set(groups or {}) - {"all", "ungrouped"})) or "none"
+
+
+def not_in_group(host, hosts, group, why):
+    """The sentence for a ``host`` a role runs on that is not in its ``group`` (``why``: what runs where), or
+    None when it is in it."""
+    if host in (hosts or []):
+        return None
+    return "%s is not in group '%s' (%s): %s." % (host, group, ", ".join(hosts or []) or "empty", why)
 
 
 def address_problems(hosts, hostvars, variable, purpose):

@@ -118,3 +118,11 @@ def test_a_promote_timeout_that_is_no_time_spec_leaves_the_wait_unchecked():
     assert drbd_settings_problems(_settings(fence_peer_timeout_s=600, promote_timeout="soon")) == []
     with pytest.raises(AnsibleFilterError, match="must be a dict"):
         drbd_settings_problems("x")
+
+
+def test_without_a_promote_timeout_the_default_is_named_in_the_message():
+    settings = _settings(fence_peer_timeout_s=120)
+    del settings["promote_timeout"]
+    assert drbd_settings_problems(settings) == [
+        "drbd_fence_peer_timeout_s 120 is not below the DRBD clone's promote timeout (pacemaker_drbd_timeouts.promote, "
+        "90s): pacemaker would give up the promotion while the handler still waits for the fencing"]

@@ -105,3 +105,9 @@ def test_not_a_list_is_an_error():
         pacemaker_problems("servdb", HOSTVARS)
     with pytest.raises(AnsibleFilterError, match="pacemaker_fence_devices must be a list of dicts, got a dict"):
         _problems(fence_devices={"name": "x"})
+
+
+def test_an_address_with_blanks_around_it_is_not_one():
+    hostvars = dict(HOSTVARS, servvirt1={"havirt_cluster_address": " 10.210.1.11"})
+    assert _problems(hostvars=hostvars) == ["servvirt1: havirt_cluster_address ' 10.210.1.11' is not an IP address "
+                                            "(corosync's ring address)."]
