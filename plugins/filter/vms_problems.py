@@ -13,6 +13,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int, is_iscsi_name, is_iqn
+from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import FORMATS, ImageError, parse_size
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -45,6 +46,28 @@ def _disk(vm, label, problems):
                         "device every hypervisor sees) or drbd (a DRBD resource), got %r" % (label, disk))
         return None, None
     return kinds[0], disk[kinds[0]]
+
+
+def _path_problems(disk, label):
+    """A path disk: absolute; an image file (format, size) or a block device (/dev/..., neither)."""
+    path = disk["path"]
+    if not isinstance(path, str) or not path.startswith("/") or os.path.normpath(path) != path.rstrip("/") \
+            or path.endswith("/"):
+        return ["%s: disk path %r must be an absolute, normalized path to a file (or /dev/... device)" % (label, path)]
+    problems = []
+    if path.startswith("/dev/"):
+        if [key for key in ("format", "size") if key in disk]:
+            problems.append("%s: %s is a block device: format and size are for image files (a device's size is "
+                            "its own)" % (label, path))
+        return problems
+    if disk.get("format", "raw") not in FORMATS:
+        problems.append("%s: disk format %r: images are %s" % (label, disk.get("format"), " or ".join(FORMATS)))
+    if "size" in disk:
+        try:
+            parse_size(disk["size"])
+        except ImageError as exc:
+            problems.append("%s: disk %s" % (label, exc))
+    return problems
 
 
 def _shared(owners, what, consequence):
@@ -85,11 +108,15 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
                 luns.setdefault(lun, []).append(label)
         elif kind == "path":
             paths.setdefault(value, []).append(label)
+            problems += _path_problems(vm["disk"], label)
         elif kind == "drbd":
             drbds.setdefault(value, []).append(label)
             if value not in resources:
                 problems.append("%s: DRBD resource %r is not in havirt_drbd_resources (%s)"
                                 % (label, value, ", ".join(map(str, resources)) or "none"))
+        if kind in ("lun", "drbd") and [key for key in ("format", "size") if key in vm["disk"]]:
+            problems.append("%s: format and size are for image files ({path: ...}); a LUN's size is its entry's in "
+                            "iscsi_target_luns, a DRBD resource's its backing device's" % label)
         if kind in ("lun", "path") and "iscsi_ocfs2" not in modes:
             problems.append("%s: its disk is on the storage node ({%s}) but havirt_storage_modes (%s) lacks "
                             "iscsi_ocfs2" % (label, kind, ", ".join(modes)))

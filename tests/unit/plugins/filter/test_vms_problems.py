@@ -50,6 +50,15 @@ def test_the_lab_vms_pass():
     ({"disk": {"lun": 2, "path": "/cluster/x.img"}}, "passata: disk must name exactly one of lun"),
     ({"disk": None}, "passata: disk must name exactly one of lun"),
     ({"disk": {"drbd": "nope"}}, "passata: DRBD resource 'nope' is not in havirt_drbd_resources (none)"),
+    ({"disk": {"path": "cluster/x.img"}}, "passata: disk path 'cluster/x.img' must be an absolute, normalized path"),
+    ({"disk": {"path": "/cluster/../x.img"}}, "must be an absolute, normalized path"),
+    ({"disk": {"path": "/cluster/vms/"}}, "must be an absolute, normalized path"),
+    ({"disk": {"path": "/cluster/x.img", "format": "vmdk"}}, "passata: disk format 'vmdk': images are raw or qcow2"),
+    ({"disk": {"path": "/cluster/x.img", "size": "1.5G"}}, "passata: disk size '1.5G' is not a size: write bytes"),
+    ({"disk": {"path": "/cluster/x.img", "size": 0}}, "passata: disk size 0 is not above 0"),
+    ({"disk": {"path": "/dev/sdb", "size": "1G"}},
+     "passata: /dev/sdb is a block device: format and size are for image files"),
+    ({"disk": {"lun": 2, "size": "1G"}}, "passata: format and size are for image files ({path: ...}); a LUN's size"),
 ])
 def test_a_vm_problem_names_the_vm(change, expected):
     problems = _problems(_vms(change))
@@ -61,6 +70,12 @@ def test_two_vms_on_one_disk_are_named_together():
         _problems(_vms({"disk": {"lun": 3}}))
     problems = _problems(_vms({"disk": {"path": "/cluster/a.img"}}, {"disk": {"path": "/cluster/a.img"}}))
     assert "passata and speedauth would share the disk /cluster/a.img: a disk opened by two guests is destroyed" in problems
+
+
+def test_image_files_and_devices_pass():
+    assert _problems(_vms({"disk": {"path": "/cluster/vms/passata.qcow2", "format": "qcow2", "size": "20G"}},
+                          {"disk": {"path": "/cluster/vms/speedauth.img", "size": 67108864}},
+                          {"disk": {"path": "/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.x-lun-4"}})) == []
 
 
 def test_two_vms_with_one_name():
