@@ -92,3 +92,18 @@ def test_a_vm_on_drbd_also_waits_for_its_disk():
     assert "disk promoted" not in timeline.phases(entries, [], 90.0, "servvirt2", "vm-passata")
     # another resource's handler line is not this VM's
     assert "peer fenced off" not in timeline.phases(entries, [], 90.0, "servvirt2", "vm-other", disk="drbd-other")
+
+
+def test_the_o2cb_recovery_of_a_vm_on_ocfs2_is_found_in_order():
+    """The VM lab's crash of a hypervisor running a VM whose image is on
+    OCFS2 (trixie-vmlab-ocfs2.json): the start waited for O2CB to evict the
+    dead node and replay its journal, after the cluster had fenced it."""
+    run, entries = _load(Path(__file__).parent / "fixtures" / "timeline-vmlab" / "trixie-ocfs2.json")
+    vm = run["vms"][0]
+    phases = timeline.phases(entries, _qemu(run, vm), run["killed_at"], run["victim"], "vm-" + vm, ocfs2=True)
+    # The survivor's journal only: the fencing request and the start's
+    # initiation are the DC's (servdb) lines.
+    assert list(phases) == ["membership lost", "node fenced", "o2net lost the node", "o2dlm recovery begins",
+                            "journal replay begins", "journal replay done", "QEMU started", "start done"], phases
+    assert phases["node fenced"] < 10 and 60 < phases["o2dlm recovery begins"] < 70
+    assert "o2dlm recovery begins" not in timeline.phases(entries, [], run["killed_at"], run["victim"], "vm-" + vm)

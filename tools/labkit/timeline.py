@@ -31,6 +31,16 @@ DRBD_PHASES = [
     ("disk promoted", "pacemaker-controld", r"Result of promote operation for {disk}(?::\d+)? on \S+: (?:ok|OK)\b"),
 ]
 
+# A VM whose image is a file on OCFS2 (the VM lab) also waits for the
+# survivor's O2CB stack to declare the dead node gone and to replay its
+# journal (the kernel's messages, Linux 6.1 and 6.12).
+OCFS2_PHASES = [
+    ("o2net lost the node", "kernel", r"o2net: No longer connected to node {victim}\b"),
+    ("o2dlm recovery begins", "kernel", r"o2dlm: Begin recovery on domain"),
+    ("journal replay begins", "kernel", r"ocfs2: Begin replay journal"),
+    ("journal replay done", "kernel", r"ocfs2: End replay journal"),
+]
+
 _QEMU_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)([+-]\d{4}): starting up ")
 
 
@@ -62,14 +72,15 @@ def qemu_starts(text: str) -> list[float]:
 
 
 def phases(entries: list[dict], qemu: list[float], killed: float, victim: str, resource: str,
-           disk: str | None = None) -> dict[str, float]:
+           disk: str | None = None, ocfs2: bool = False) -> dict[str, float]:
     """Seconds from the kill to each phase found (a phase not found is
     left out), in the order they happened: the first line of each pattern
     at or after the kill. `disk`: the VM's DRBD resource in the cluster
-    (its promotion is a phase too)."""
+    (its promotion is a phase too); `ocfs2`: the VM's image is on OCFS2
+    (the O2CB stack's recovery of the dead node is)."""
     names = {"victim": re.escape(victim), "resource": re.escape(resource), "disk": re.escape(disk or "")}
     found = {}
-    for name, ident, pattern in PHASES + (DRBD_PHASES if disk else []):
+    for name, ident, pattern in PHASES + (DRBD_PHASES if disk else []) + (OCFS2_PHASES if ocfs2 else []):
         if pattern is None:
             times = [t for t in qemu if t >= killed]
         else:
