@@ -10,6 +10,7 @@ own journal entries."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import threading
@@ -67,6 +68,40 @@ def placement() -> dict[str, list[str]]:
     return where
 
 
+def container_ids() -> dict[str, str]:
+    """Each hypervisor's container ID (kept when the fence agent restarts it)."""
+    ids = {podman("inspect", "-f", "{{.Id}}", f"havirt-{host}", check=False).stdout.strip(): host
+           for host in inv.group("hypervisors")}
+    ids.pop("", None)
+    return ids
+
+
+def qemu_hosts(containers: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """Which hypervisors have a QEMU process for each VM, read from this
+    machine's /proc (a container's processes are this machine's, their
+    cgroup names the container): no process started per sample, so
+    watching costs the nodes no CPU while their guests boot. Stricter
+    than placement(): a QEMU that is starting or paused counts too.
+    `containers`: container_ids(), when the caller already has them."""
+    containers = container_ids() if containers is None else containers
+    where: dict[str, list[str]] = {v["name"]: [] for v in lab_vms.vms()}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+            if not argv[0].rsplit(b"/", 1)[-1].startswith(b"qemu-system"):
+                continue
+            with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+                cgroup = handle.read()
+        except OSError:  # gone meanwhile
+            continue
+        name = next((a.split(b",")[0][len(b"guest="):].decode() for a in argv if a.startswith(b"guest=")), None)
+        host = next((h for cid, h in containers.items() if f"libpod-{cid}" in cgroup), None)
+        if name and host:
+            where.setdefault(name, []).append(host)
+    return where
+
+
 def lease_holders() -> dict[str, int]:
     """How many processes hold each VM's lease (the lab's lease directory
     is one directory of this machine, so /proc/locks here sees every
@@ -94,20 +129,21 @@ def journal_times(journal: str, pattern: str) -> list[float]:
 
 
 class Watch:
-    """Samples placement and lease holders every 0.3 s in the background;
-    `most` is the largest number of hypervisors a VM ran on at once, and of
-    processes holding its lease."""
+    """Samples where each VM's QEMU runs (qemu_hosts) and its lease holders
+    every 0.3 s in the background; `most` is the largest number of
+    hypervisors a VM ran on at once, and of processes holding its lease."""
 
     def __init__(self):
         self.most_running = 0
         self.most_leases = 0
         self.samples = 0
+        self._containers = container_ids()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.is_set():
-            self.most_running = max([self.most_running, *map(len, placement().values())])
+            self.most_running = max([self.most_running, *map(len, qemu_hosts(self._containers).values())])
             self.most_leases = max([self.most_leases, *lease_holders().values()])
             self.samples += 1
             time.sleep(0.3)
@@ -132,18 +168,33 @@ def write_tokens(vms: list[str], tag: str) -> dict[str, str]:
     return tokens
 
 
-def first_answers(vms: list[str], start: float, timeout: float) -> dict[str, float]:
-    """Seconds from `start` to each VM's first HTTP answer, probed from the
-    storage node every 0.2 s (one shell loop there: no ssh per probe)."""
+def first_replies(vms: list[str], start: float, timeout: float) -> dict[str, dict[str, float]]:
+    """Seconds from `start` to each VM's first ping reply and first HTTP
+    answer ({vm: {"ping": s, "http": s}}), probed from the storage node:
+    two loops per VM there, all at once (no ssh per probe; a VM that does
+    not answer does not delay the others), ping every 0.1 s, HTTP every
+    0.1 s with a 0.3 s connect timeout. A VM missing an entry did not
+    answer that probe within `timeout`."""
     addresses = " ".join(f"{vm}={lab_vms.vm_spec(vm)['address']}" for vm in vms)
     script = (
-        f"end=$(( $(date +%s) + {int(timeout)} )); left='{addresses}'; "
-        "while [ -n \"$left\" ] && [ $(date +%s) -lt $end ]; do next=''; "
-        "for p in $left; do if curl -s -o /dev/null -m 0.5 http://${p#*=}/; then echo \"${p%%=*} $(date +%s.%N)\"; "
-        "else next=\"$next $p\"; fi; done; left=$next; sleep 0.2; done")
+        f"end=$(( $(date +%s) + {int(timeout)} )); "
+        f"for p in {addresses}; do vm=${{p%%=*}}; ip=${{p#*=}}; "
+        f"( ping -n -D -i 0.1 -c 1 -w {int(timeout)} $ip | sed -n \"s/^\\[\\([0-9.]*\\)\\] .* from .*/$vm ping \\1/p\" ) & "
+        "( while [ $(date +%s) -lt $end ]; do "
+        "if curl -s -o /dev/null --connect-timeout 0.3 -m 2 http://$ip/; then "
+        "echo \"$vm http $(date +%s.%N)\"; break; fi; sleep 0.1; done ) & done; wait")
     out = subprocess.run(inv.ssh_argv(witness()) + [script], capture_output=True, text=True,
                          timeout=timeout + 30).stdout
-    return {vm: float(at) - start for vm, at in (line.split() for line in out.splitlines())}
+    result: dict[str, dict[str, float]] = {}
+    for line in out.splitlines():
+        vm, kind, at = line.split()
+        result.setdefault(vm, {})[kind] = float(at) - start
+    return result
+
+
+def first_answers(vms: list[str], start: float, timeout: float) -> dict[str, float]:
+    """Seconds from `start` to each VM's first HTTP answer (first_replies)."""
+    return {vm: seen["http"] for vm, seen in first_replies(vms, start, timeout).items() if "http" in seen}
 
 
 def wait_settled(timeout: float = 240) -> None:
@@ -176,15 +227,17 @@ def recovery_logs(victim: str, vms: list[str], since: float) -> dict:
     return logs
 
 
-def phases_of(logs: dict, killed: float, victim: str, vms: list[str], mttr: dict[str, float]) -> dict[str, dict]:
-    """Each VM's recovery, phase by phase (seconds after the kill)."""
+def phases_of(logs: dict, killed: float, victim: str, vms: list[str], replies: dict[str, dict]) -> dict[str, dict]:
+    """Each VM's recovery, phase by phase (seconds after the kill): the
+    logs' phases, then the probes' (`replies` from first_replies)."""
     entries = [e for text in logs["journal"].values() for e in timeline.journal_entries(text)]
     result = {}
     for vm in vms:
         qemu = [t for key, text in logs["qemu"].items() if key.endswith("/" + vm) for t in timeline.qemu_starts(text)]
         result[vm] = timeline.phases(entries, qemu, killed, victim, lab_vms.resource(vm))
-        if vm in mttr:
-            result[vm]["guest answers"] = round(mttr[vm], 2)
+        for phase, kind in (("guest pings", "ping"), ("guest answers", "http")):
+            if kind in replies.get(vm, {}):
+                result[vm][phase] = round(replies[vm][kind], 2)
     return result
 
 
@@ -201,7 +254,8 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
     killed = time.time()
     podman("kill", "--signal", "KILL", f"havirt-{victim}")
     inv.node.cache_clear()
-    mttr = first_answers(victims_vms, killed, timeout)
+    replies = first_replies(victims_vms, killed, timeout)
+    mttr = {vm: seen["http"] for vm, seen in replies.items() if "http" in seen}
     disks = {vm: lab_vms.http_get(vm, "/cgi-bin/disk").strip() for vm in mttr}
     where = placement()
     logs = recovery_logs(victim, victims_vms, killed)
@@ -216,7 +270,11 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
         "disk_kept": {vm: disks[vm] == f"read {tokens[vm]}" for vm in mttr},
         "now_on": {vm: where.get(vm, []) for vm in victims_vms},
         "node_restarted": started_at(victim) != started_before,
-        "phases": phases_of(logs, killed, victim, victims_vms, mttr),
+        "phases": phases_of(logs, killed, victim, victims_vms, replies),
+        # VirtualDomain reloads systemd where its drop-ins are missing
+        # (the pacemaker role creates them at boot): none on the survivors.
+        "systemd_reloads": {node: len(journal_times(text, r"^Reloading finished"))
+                            for node, text in logs["journal"].items() if node != victim},
         "killed_at": killed,
         "logs": logs,
     }

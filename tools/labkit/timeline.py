@@ -18,13 +18,17 @@ import re
 # are filled in. The first matching line after the kill marks the phase.
 PHASES = [
     ("membership lost", "corosync", r"A new membership \(.*\) was formed\. Members left: "),
+    ("transition calculated", "pacemaker-schedulerd", r"Calculated transition \d+"),
     ("fencing requested", "pacemaker-fenced", r"wants to fence \((?:reboot|off)\) '?{victim}'?"),
     ("node fenced", "pacemaker-fenced", r"Operation '(?:reboot|off)' targeting {victim} .*: OK"),
     ("start requested", "pacemaker-controld", r"Initiating start operation {resource}_start_0"),
     ("QEMU started", "libvirt", None),
     ("start done", "pacemaker-controld", r"Result of start operation for {resource} on \S+: (?:ok|OK)\b"),
 ]
-ORDER = [name for name, _, _ in PHASES] + ["guest answers"]
+# Seen from outside, not in the logs: the storage node's probes (the
+# first ping reply, the first HTTP answer).
+PROBED = ["guest pings", "guest answers"]
+ORDER = [name for name, _, _ in PHASES] + PROBED
 # A VM on DRBD (the VM lab) also waits for its disk's promotion.
 DRBD_PHASES = [
     ("peer fenced off", "havirt-drbd-fence-peer", r"clone {disk}-clone\): .*placed the constraint"),
