@@ -14,9 +14,10 @@ Printed next to the sources' figures and written to
 bench/results/failover.json (runs, mttr_s_min/median/max,
 detect_s_median, fenced_s_median, phases_s_median, and every run). Each
 VM's recovery is also read phase by phase from the survivors' logs
-(tools/labkit/timeline.py): membership lost, fencing requested, node fenced,
-start requested, QEMU started, start done, guest answers; the medians are
-printed as a table. A benchmark, not a
+(tools/labkit/timeline.py): membership lost, transition calculated,
+fencing requested, node fenced, start requested, QEMU started, start done,
+then the storage node's probes: guest pings, guest answers; the medians
+are printed as a table. A benchmark, not a
 test: it fails only when a VM never comes back or loses data. Needs the
 lab up and converged (`make bench-failover` does both)."""
 
