@@ -192,9 +192,14 @@ def first_replies(vms: list[str], start: float, timeout: float) -> dict[str, dic
     return result
 
 
+def http_answers(replies: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The HTTP answers of first_replies' result: {vm: seconds}."""
+    return {vm: seen["http"] for vm, seen in replies.items() if "http" in seen}
+
+
 def first_answers(vms: list[str], start: float, timeout: float) -> dict[str, float]:
     """Seconds from `start` to each VM's first HTTP answer (first_replies)."""
-    return {vm: seen["http"] for vm, seen in first_replies(vms, start, timeout).items() if "http" in seen}
+    return http_answers(first_replies(vms, start, timeout))
 
 
 def wait_settled(timeout: float = 240) -> None:
@@ -255,7 +260,7 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
     podman("kill", "--signal", "KILL", f"havirt-{victim}")
     inv.node.cache_clear()
     replies = first_replies(victims_vms, killed, timeout)
-    mttr = {vm: seen["http"] for vm, seen in replies.items() if "http" in seen}
+    mttr = http_answers(replies)
     disks = {vm: lab_vms.http_get(vm, "/cgi-bin/disk").strip() for vm in mttr}
     where = placement()
     logs = recovery_logs(victim, victims_vms, killed)
