@@ -196,3 +196,38 @@ def test_the_metadata_offers_the_unix_socket_and_no_tcp_address():
     parameters = {p.get("name"): p for p in ET.fromstring(run.stdout).iter("parameter")}
     assert "unix_socket" in parameters and not {"ip", "ipport"} & set(parameters)
     assert parameters["unix_socket"].find("content").get("default") == fence_podman.DEFAULT_SOCKET
+
+
+def test_a_reboot_with_a_power_on_delay_returns_once_off_and_starts_the_node_later(libpod):
+    """The fencer reads the agent's stdout and stderr until every copy is
+    closed: the detached power-on must not hold them for the delay (run with
+    pipes, as pacemaker runs it, and timed)."""
+    import time
+
+    started = time.monotonic()
+    run = _agent(_options(libpod, action="reboot", plug="havirt-servvirt2", power_on_delay=1.5))
+    returned = time.monotonic() - started
+    assert (run.returncode, run.stdout, run.stderr) == (0, "Success: Powered OFF, ON in 1.5s\n", "")
+    assert returned < 1.5, f"the agent's output was held {returned:.1f} s"
+    assert not libpod.running["havirt-servvirt2"]
+    deadline = time.monotonic() + 10
+    while not libpod.running["havirt-servvirt2"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert libpod.running["havirt-servvirt2"], "the container was not started after the delay"
+    assert time.monotonic() - started >= 1.5
+    assert [method for method, _, _, _ in libpod.requests][0] == "POST"
+    assert libpod.requests[-2][:2] == ("POST", f"{API}/containers/havirt-servvirt2/start")
+
+
+@pytest.mark.parametrize("delay, message", [("soon", "power_on_delay 'soon' is not a number of seconds"),
+                                            ("-3", "power_on_delay -3 is negative")])
+def test_a_bad_power_on_delay_is_refused_before_any_call(libpod, delay, message):
+    run = _agent(_options(libpod, action="reboot", plug="havirt-servdb", power_on_delay=delay))
+    assert (run.returncode, run.stderr) == (1, f"fence_podman: {message}\n")
+    assert libpod.requests == [] and libpod.running["havirt-servdb"]
+
+
+def test_the_metadata_declares_the_power_on_delay():
+    run = subprocess.run([sys.executable, str(AGENT), "--action=metadata"], capture_output=True, text=True, timeout=30)
+    parameters = {p.get("name"): p for p in ET.fromstring(run.stdout).iter("parameter")}
+    assert parameters["power_on_delay"].find("content").get("default") == "0"

@@ -32,6 +32,34 @@ def started_at(node: str) -> str:
     return podman("inspect", "-f", "{{.State.StartedAt}}", f"havirt-{node}").stdout
 
 
+def power_state(node: str) -> tuple[bool, str]:
+    """Whether the node's container runs, and when it last started."""
+    state = podman("inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", f"havirt-{node}").stdout.strip()
+    running, _, started = state.partition(" ")
+    return running == "true", started
+
+
+def fenced_since(node: str, started_before: str) -> bool:
+    """Whether the node's container was powered off or restarted since it
+    last started at `started_before` (started_at): the lab's fence agent
+    powers a node off and, after its power_on_delay, on again."""
+    running, started = power_state(node)
+    return not running or started != started_before.strip()
+
+
+def wait_restarted(node: str, started_before: str, timeout: float = 90) -> bool:
+    """Whether the node's container runs again, started after
+    `started_before`, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running, started = power_state(node)
+        if running and started != started_before.strip():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+
+
 def witness() -> str:
     """The storage node: a cluster member that runs no VM, and the probe's home."""
     return inv.group("storage")[0]
@@ -274,7 +302,8 @@ def crash(victim: str, tag: str, timeout: float = 120) -> dict:
         "mttr_s": {vm: round(t, 2) for vm, t in mttr.items()},
         "disk_kept": {vm: disks[vm] == f"read {tokens[vm]}" for vm in mttr},
         "now_on": {vm: where.get(vm, []) for vm in victims_vms},
-        "node_restarted": started_at(victim) != started_before,
+        # The fence agent starts it again after its power_on_delay.
+        "node_restarted": wait_restarted(victim, started_before),
         "phases": phases_of(logs, killed, victim, victims_vms, replies),
         # VirtualDomain reloads systemd where its drop-ins are missing
         # (the pacemaker role creates them at boot): none on the survivors.

@@ -158,7 +158,7 @@ def _recovered(victim: str, its_vms: list[str], started_before: str, cut: float,
     back, fenced = {}, False
     deadline = time.monotonic() + timeout
     while len(back) < len(its_vms) and time.monotonic() < deadline:
-        fenced = fenced or fo.started_at(victim) != started_before
+        fenced = fenced or fo.fenced_since(victim, started_before)
         for vm, hosts in fo.placement().items():
             if vm in its_vms and vm not in back and hosts and (fenced or victim not in hosts):
                 back[vm] = (round(time.time() - cut, 1), hosts[0])
