@@ -1,6 +1,6 @@
 # havirt.cluster: the lab, the demo and the tests.
 #   make demo   install what is missing, bring the lab up, build the cluster
-#   make test   lint, sanity, unit tests, the container lab on Debian 13 and 12, a Debian 13 controller (what CI runs)
+#   make test   lint, sanity, unit tests, the container lab on Debian 13, 12 and both mixed, a Debian 13 controller (what CI runs)
 #   make controller-check   the controller's checks on Debian 13 (Python 3.13, ansible-core 2.21) in a container
 #   make test-extended   the VM lab's scenario (real kernels: iSCSI, OCFS2, DRBD); run before closing an
 #                        issue it covers, result in docs/testing.md
@@ -18,7 +18,7 @@ export CONTAINERS_CONF := $(CURDIR)/tools/lab/files/containers.conf
 export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm controller-check test clean \
+.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed controller-check test clean \
 	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test test-extended bench-migration bench-failover bench-drbd
 
 help:
@@ -90,6 +90,13 @@ molecule: venv
 molecule-bookworm: venv
 	$(call scenario,bookworm,container lab on Debian 12)
 
+# A mixed cluster, as a rolling upgrade from Debian 12 passes through
+# (servvirt2 on Debian 12, the others on Debian 13): converge, idempotence,
+# a live move from the old release to the new, the way back refused with
+# the VM still running, a crash with the VMs restarted on the old release.
+molecule-mixed: venv
+	$(call scenario,mixed,container lab with Debian 12 and 13 nodes)
+
 # The controller's checks (unit and repo tests, yamllint, ansible-lint,
 # sanity) on a Debian 13 controller: Python 3.13 and the ansible-core that
 # requirements.txt gives it (2.21), in a container of the lab's trixie image
@@ -105,7 +112,7 @@ controller-check:
 # a clean clone, too close to CI's 90 (a landed CI once took 1.4 times
 # what a clean clone took here).
 test: venv
-	$(MAKE) --no-print-directory lint unit sanity molecule molecule-bookworm controller-check
+	$(MAKE) --no-print-directory lint unit sanity molecule molecule-bookworm molecule-mixed controller-check
 
 # The VM lab's scenario (real kernels: iSCSI login, OCFS2, DRBD, fencing
 # through QEMU), with its image built first (or found cached).

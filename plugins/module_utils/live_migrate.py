@@ -11,6 +11,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import ipaddress
+import re
 
 VIR_MIGRATE_LIVE = 1
 VIR_MIGRATE_PEER2PEER = 2
@@ -146,6 +147,14 @@ def available_memory_kib(stats):
     return sum(int(stats.get(key) or 0) for key in ("free", "buffers", "cached"))
 
 
+def _unsupported_machine(error):
+    """The machine type named by libvirt's error when the destination's
+    emulator lacks it (compareHypervisorCPU: "the machine 'pc-i440fx-10.0'
+    is not supported by emulator '/usr/bin/qemu-system-x86_64'"), else None."""
+    found = re.search(r"the machine '([^']+)' is not supported by emulator", error or "")
+    return found.group(1) if found else None
+
+
 def reservation_problems(vm, source, destination, required_memory_kib):
     """What forbids moving `vm` from `source` to `destination`, as sentences.
 
@@ -179,7 +188,12 @@ def reservation_problems(vm, source, destination, required_memory_kib):
                         % (destination["name"], free // 1024,
                            " and keeps %d MiB for itself" % (reserve // 1024) if reserve else "",
                            vm, required_memory_kib // 1024))
-    if destination.get("cpu_compatible") is False:
+    machine = _unsupported_machine(destination.get("cpu_error"))
+    if destination.get("cpu_compatible") is False and machine:
+        problems.append("%s's QEMU has no machine type %s, which %s runs: a VM started by a newer QEMU cannot move to an "
+                        "older one (mid rolling upgrade: upgrade %s first, or restart %s there through the cluster)"
+                        % (destination["name"], machine, vm, destination["name"], vm))
+    elif destination.get("cpu_compatible") is False:
         problems.append("the CPU of %s cannot run %s's CPU model%s"
                         % (destination["name"], vm, " (%s)" % destination["cpu_error"] if destination.get("cpu_error") else ""))
     for what in destination.get("storage_missing") or []:

@@ -77,6 +77,12 @@ CONTAINER_LAB_CORE = CONTAINER_LAB[:CONTAINER_LAB.index("test_bad_input.py")] + 
     "test_status.py",
 )
 
+# The mixed-release container lab (molecule/mixed/tests): one file, its
+# tests in order (the cluster read, a move each way, then a crash).
+MIXED_LAB = (
+    "test_rolling_upgrade.py",
+)
+
 # The VM lab (molecule/vmlab/tests): the read-only files first, then the
 # others in the order they passed in by name.
 VM_LAB = (
@@ -129,3 +135,15 @@ def reorder(items: list, mine, file_of, order: tuple[str, ...], where: str) -> N
     sort_by_file; the others keep their places."""
     ordered = iter(sort_by_file([item for item in items if mine(item)], file_of, order, where))
     items[:] = [next(ordered) if mine(item) else item for item in items]
+
+
+def reorder_directory(items: list, directory, order: tuple[str, ...], where: str) -> None:
+    """A scenario conftest's pytest_collection_modifyitems: the tests of the
+    files in `directory` sorted by `order` (reorder); a file in no list
+    stops the run with pytest's usage error naming it."""
+    import pytest
+
+    try:
+        reorder(items, lambda item: item.path.parent == directory, lambda item: item.path.name, order, where)
+    except UnorderedTestFile as exc:
+        raise pytest.UsageError(str(exc)) from None

@@ -20,11 +20,7 @@ pytest_plugins = ["labkit.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):
-    try:
-        order.reorder(items, lambda item: item.path.parent == HERE, lambda item: item.path.name,
-                      order.CONTAINER_LAB, "CONTAINER_LAB in tools/labkit/order.py")
-    except order.UnorderedTestFile as exc:
-        raise pytest.UsageError(str(exc)) from None
+    order.reorder_directory(items, HERE, order.CONTAINER_LAB, "CONTAINER_LAB in tools/labkit/order.py")
     # molecule/bookworm runs this directory with HAVIRT_LAB_VERIFY=core:
     # the files of order.CONTAINER_LAB_CORE only, reported as deselected.
     verify = os.environ.get("HAVIRT_LAB_VERIFY", "all")

@@ -8,8 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "tools"))  # labkit
@@ -21,8 +19,4 @@ pytest_plugins = ["labkit.fixtures"]
 
 
 def pytest_collection_modifyitems(items):
-    try:
-        order.reorder(items, lambda item: item.path.parent == HERE, lambda item: item.path.name,
-                      order.VM_LAB, "VM_LAB in tools/labkit/order.py")
-    except order.UnorderedTestFile as exc:
-        raise pytest.UsageError(str(exc)) from None
+    order.reorder_directory(items, HERE, order.VM_LAB, "VM_LAB in tools/labkit/order.py")

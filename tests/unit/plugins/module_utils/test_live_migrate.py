@@ -107,6 +107,17 @@ def test_each_failed_check_is_named(vm, change, words):
     assert any(words in p for p in problems), problems
 
 
+def test_a_machine_type_the_destination_lacks_is_named_as_such():
+    """libvirt 9.0's answer on Debian 12 (QEMU 7.2) to a VM that Debian 13's
+    QEMU 10 started (molecule/mixed, 2026-12-03)."""
+    error = ("invalid argument: the machine 'pc-i440fx-10.0' is not supported by emulator "
+             "'/usr/bin/qemu-system-x86_64'")
+    problems = lm.reservation_problems("passata", SOURCE, dict(GOOD, cpu_compatible=False, cpu_error=error), 131072)
+    assert problems == ["servvirt2's QEMU has no machine type pc-i440fx-10.0, which passata runs: a VM started by a "
+                        "newer QEMU cannot move to an older one (mid rolling upgrade: upgrade servvirt2 first, or "
+                        "restart passata there through the cluster)"]
+
+
 def test_reserve_is_kept_free():
     roomy = dict(GOOD, free_memory_kib=300 << 10, reserve_memory_kib=100 << 10)
     assert lm.reservation_problems("passata", SOURCE, roomy, 131072) == []
