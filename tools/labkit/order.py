@@ -102,6 +102,9 @@ VM_LAB = (
     # Sessions, /cluster, time and names on every node (after the crash:
     # the fenced node brought them back), then the target's restart.
     "test_vmlab.py",
+    # The storage node (and DC) rebooted under the VMs on OCFS2: last, it
+    # takes the whole cluster through a restart of its target.
+    "test_storage_restart.py",
 )
 
 
