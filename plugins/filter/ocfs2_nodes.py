@@ -1,9 +1,10 @@
 # Copyright: havirt.cluster contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The O2CB cluster's nodes from the inventory, and what is wrong with the
+"""The O2CB cluster's nodes from the inventory, what is wrong with the
 ocfs2 role's settings, checked in Python with the rules the o2cb module
-applies (module_utils/o2cb.py), before any host is touched. Each filter
-is documented in the .yml file of its name beside this one."""
+applies (module_utils/o2cb.py), before any host is touched, and which of
+the timeouts a running O2CB cluster would have to change. Each filter is
+documented in the .yml file of its name beside this one."""
 
 from __future__ import annotations
 
@@ -68,8 +69,62 @@ def ocfs2_problems(hostnames, hostvars, cluster_name, node_slots, mount_point, d
     return problems
 
 
+# The running cluster's timeouts, in the order the ocfs2 role reads them
+# from configfs (/sys/kernel/config/cluster/NAME/...): (file, setting).
+RUNNING_TIMEOUTS = (
+    ("heartbeat/dead_threshold", "ocfs2_heartbeat_threshold"),
+    ("idle_timeout_ms", "ocfs2_idle_timeout_ms"),
+    ("keepalive_delay_ms", "ocfs2_keepalive_delay_ms"),
+    ("reconnect_delay_ms", "ocfs2_reconnect_delay_ms"),
+)
+
+
+def ocfs2_timeout_changes(running, wanted):
+    """The timeouts the inventory would change on a running O2CB cluster:
+    `running` is what `cat` printed of the RUNNING_TIMEOUTS files (one
+    number a line; empty when the cluster is not online), `wanted` the
+    role's settings by name. One "setting: running -> wanted" each."""
+    lines = str(running or "").split()
+    if not lines:
+        return []
+    if len(lines) != len(RUNNING_TIMEOUTS) or not all(line.isdigit() for line in lines):
+        raise AnsibleFilterError("ocfs2_timeout_changes: expected %d numbers from configfs, got %r"
+                                 % (len(RUNNING_TIMEOUTS), running))
+    changes = []
+    for (unused_file, setting), value in zip(RUNNING_TIMEOUTS, lines):
+        target = _number(wanted.get(setting), None)
+        if target is not None and target != int(value):
+            changes.append("%s: %s -> %s" % (setting, value, target))
+    return changes
+
+
+def _registered_stdout(hostvars, host, name):
+    try:
+        return str(hostvars[host][name].get("stdout", "") or "")
+    except (KeyError, TypeError, AttributeError):
+        return ""
+
+
+def ocfs2_timeout_refusals(hostnames, hostvars, wanted, mounts="__ocfs2_running_mounts",
+                           timeouts="__ocfs2_running_timeouts"):
+    """Why new O2CB timeouts cannot be applied now, one sentence a node:
+    empty unless the file system is mounted on some node of `hostnames`
+    (each one's registered `findmnt` output, `mounts`) and some node runs
+    with other timeouts than `wanted` (its registered `cat` of configfs,
+    `timeouts`). Hosts that did not run the tasks are left out."""
+    if not any(_registered_stdout(hostvars, host, mounts).strip() for host in hostnames or []):
+        return []
+    refusals = []
+    for host in hostnames or []:
+        changes = ocfs2_timeout_changes(_registered_stdout(hostvars, host, timeouts), wanted)
+        if changes:
+            refusals.append("%s runs with %s" % (host, "; ".join(changes)))
+    return refusals
+
+
 class FilterModule:
     """havirt.cluster filters for the ocfs2 role."""
 
     def filters(self):
-        return {"ocfs2_nodes": ocfs2_nodes, "ocfs2_problems": ocfs2_problems}
+        return {"ocfs2_nodes": ocfs2_nodes, "ocfs2_problems": ocfs2_problems,
+                "ocfs2_timeout_changes": ocfs2_timeout_changes, "ocfs2_timeout_refusals": ocfs2_timeout_refusals}

@@ -27,8 +27,12 @@ def test_the_role_writes_what_o2cb_init_writes(tmp_path):
         "  tasks:\n    - name: Render\n      ansible.builtin.template:\n"
         f"        src: {ROOT / 'roles' / 'ocfs2' / 'templates' / 'o2cb.default.j2'}\n        dest: {dest}\n"
         "        mode: '0644'\n")
+    # The capture was made with ocfs2-tools' default threshold (31); the
+    # role's default is 11: rendered with the capture's value, the form is
+    # what is compared.
     run = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "-e",
-                          f"ansible_python_interpreter={sys.executable}", str(play)], cwd=tmp_path,
+                          f"ansible_python_interpreter={sys.executable}", "-e", "ocfs2_heartbeat_threshold=31",
+                          str(play)], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert dest.read_bytes() == FIXTURE.read_bytes()

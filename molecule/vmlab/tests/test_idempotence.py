@@ -30,3 +30,32 @@ def test_storage_roles_change_nothing_the_second_time(inv, tmp_path):
         elif line.startswith("changed:"):
             changed.append("%s: %s" % (task, line))
     assert all(int(n) == 0 for _, n in recap), "\n".join(changed) + "\n" + run.stdout[-3000:]
+
+
+def test_new_o2cb_timeouts_on_the_mounted_cluster_are_refused_and_nothing_changes(inv, tmp_path):
+    """O2CB nodes whose timeouts differ refuse each other, and a mounted
+    node keeps its own: the ocfs2 role asked for another heartbeat
+    threshold while /cluster is mounted fails on every node, naming the
+    running and the wanted value and the way to change it, before it
+    writes /etc/default/o2cb."""
+    hypervisors = inv.group("hypervisors")
+    name = inv.role_var(hypervisors[0], "ocfs2", "ocfs2_cluster_name")
+    running = int(inv.node(hypervisors[0]).check_output(
+        "cat /sys/kernel/config/cluster/%s/heartbeat/dead_threshold", name))
+    files = {h: inv.node(h).check_output("sha256sum /etc/default/o2cb") for h in hypervisors}
+    playbook = tmp_path / "ocfs2-other-timeout.yml"
+    playbook.write_text(
+        "- name: The ocfs2 role with another heartbeat threshold\n  hosts: hypervisors\n  gather_facts: false\n"
+        "  roles:\n    - role: havirt.cluster.ocfs2\n")
+    run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook),
+                          "-e", f"ocfs2_heartbeat_threshold={running + 4}"],
+                         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=900)
+    assert run.returncode != 0, run.stdout[-3000:]
+    for host in hypervisors:
+        assert f"{host} runs with ocfs2_heartbeat_threshold: {running} -> {running + 4}" in run.stdout, \
+            run.stdout[-3000:]
+        assert inv.node(host).check_output("sha256sum /etc/default/o2cb") == files[host], host
+        assert int(inv.node(host).check_output(
+            "cat /sys/kernel/config/cluster/%s/heartbeat/dead_threshold", name)) == running, host
+    assert "unmount it on every node" in run.stdout
+    assert re.search(r"^\S+\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=1", run.stdout, re.M), run.stdout[-2000:]

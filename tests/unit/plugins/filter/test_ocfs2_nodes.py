@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.ocfs2_nodes import ocfs2_nodes, ocfs2_problems
+from ansible_collections.havirt.cluster.plugins.filter.ocfs2_nodes import (
+    ocfs2_nodes, ocfs2_problems, ocfs2_timeout_changes, ocfs2_timeout_refusals)
 
 HOSTS = ["servvirt1", "servvirt2"]
 
@@ -76,3 +77,56 @@ def test_an_empty_group_is_named():
 def test_a_group_that_is_not_a_list_fails():
     with pytest.raises(AnsibleFilterError, match="must be a list"):
         ocfs2_nodes("servvirt1", _vars())
+
+
+# What `cat` printed of a running cluster's configfs files in the VM lab
+# (Debian 13, ocfs2-tools 1.8.8): dead_threshold, idle, keepalive, reconnect.
+RUNNING_LAB = "11\n30000\n2000\n2000\n"
+WANTED = {"ocfs2_heartbeat_threshold": 11, "ocfs2_idle_timeout_ms": 30000,
+          "ocfs2_keepalive_delay_ms": 2000, "ocfs2_reconnect_delay_ms": 2000}
+
+
+def test_running_timeouts_equal_to_the_inventory_change_nothing():
+    assert ocfs2_timeout_changes(RUNNING_LAB, WANTED) == []
+    assert ocfs2_timeout_changes(RUNNING_LAB, {k: str(v) for k, v in WANTED.items()}) == []
+
+
+def test_each_running_timeout_that_differs_is_named_with_both_values():
+    wanted = dict(WANTED, ocfs2_heartbeat_threshold=31, ocfs2_reconnect_delay_ms=5000)
+    assert ocfs2_timeout_changes(RUNNING_LAB, wanted) == [
+        "ocfs2_heartbeat_threshold: 11 -> 31", "ocfs2_reconnect_delay_ms: 2000 -> 5000"]
+
+
+def test_a_cluster_that_is_not_online_has_nothing_to_compare():
+    assert ocfs2_timeout_changes("", dict(WANTED, ocfs2_heartbeat_threshold=31)) == []
+
+
+@pytest.mark.parametrize("running", ["11\n30000\n", "eleven\n30000\n2000\n2000\n"])
+def test_unreadable_configfs_output_is_an_error_not_a_silent_pass(running):
+    with pytest.raises(AnsibleFilterError, match="expected 4 numbers"):
+        ocfs2_timeout_changes(running, WANTED)
+
+
+def _registered(mounted, running):
+    return {"__ocfs2_running_mounts": {"stdout": "/cluster\n" if mounted else "", "rc": 0 if mounted else 1},
+            "__ocfs2_running_timeouts": {"stdout": running, "rc": 0 if running else 1}}
+
+
+def test_new_timeouts_are_refused_on_every_node_once_any_node_has_it_mounted():
+    hostvars = {"servvirt1": _registered(True, RUNNING_LAB), "servvirt2": _registered(False, RUNNING_LAB)}
+    wanted = dict(WANTED, ocfs2_heartbeat_threshold=31)
+    assert ocfs2_timeout_refusals(HOSTS, hostvars, wanted) == [
+        "servvirt1 runs with ocfs2_heartbeat_threshold: 11 -> 31",
+        "servvirt2 runs with ocfs2_heartbeat_threshold: 11 -> 31"]
+
+
+def test_new_timeouts_pass_when_nothing_is_mounted_or_nothing_changes():
+    unmounted = {"servvirt1": _registered(False, RUNNING_LAB), "servvirt2": _registered(False, "")}
+    assert ocfs2_timeout_refusals(HOSTS, unmounted, dict(WANTED, ocfs2_heartbeat_threshold=31)) == []
+    mounted = {"servvirt1": _registered(True, RUNNING_LAB), "servvirt2": _registered(True, RUNNING_LAB)}
+    assert ocfs2_timeout_refusals(HOSTS, mounted, WANTED) == []
+
+
+def test_hosts_that_did_not_run_the_tasks_are_left_out():
+    hostvars = {"servvirt1": _registered(True, "31\n30000\n2000\n2000\n"), "servvirt2": {}}
+    assert ocfs2_timeout_refusals(HOSTS, hostvars, WANTED) == ["servvirt1 runs with ocfs2_heartbeat_threshold: 31 -> 11"]
