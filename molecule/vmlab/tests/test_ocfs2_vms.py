@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from labkit import drbd, failover, timeline
-from labkit.vms import playbook, postmortem, resource, running_on, vm_spec, vms, wait_for_http
+from labkit.vms import all_running, alone, playbook, postmortem, resource, running_on, vm_spec, vms, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 # Emulation twice over (QEMU in the TCG VMs): a guest boots in one to two minutes.
@@ -60,32 +60,10 @@ def _other(inv, node):
     return next(h for h in inv.group("hypervisors") if h != node)
 
 
-def _set_stopped(inv, vm, stopped):
-    args = ("--meta --set-parameter target-role --parameter-value Stopped" if stopped
-            else "--meta --delete-parameter target-role")
-    _storage(inv).run("crm_resource --resource %s " + args, resource(vm))
-
-
-def _alone(inv, vm):
-    """Only `vm` runs in the lab: every other VM stopped through the
-    cluster, `vm` started (and answering)."""
-    for other in [v["name"] for v in vms() if v["name"] != vm]:
-        _set_stopped(inv, other, True)
-    _set_stopped(inv, vm, False)
-    _cluster(inv, "crm_resource --wait --timeout 600s")
-    for other in [v["name"] for v in vms() if v["name"] != vm]:
-        assert running_on(other) == [], f"{other} still runs"
-    wait_for_http(vm, timeout=GUEST_WAIT)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _every_vm_runs_again_afterwards(inv):
     yield
-    for vm in [v["name"] for v in vms()]:
-        _set_stopped(inv, vm, False)
-    _cluster(inv, "crm_resource --wait --timeout 600s")
-    for vm in [v["name"] for v in vms()]:
-        wait_for_http(vm, timeout=GUEST_WAIT)
+    all_running(inv, timeout=GUEST_WAIT)
 
 
 def _token_in_file(inv, node, vm):
@@ -151,7 +129,7 @@ def test_each_runs_once_as_a_cluster_resource_from_its_file(inv, vm):
 
 @pytest.mark.parametrize("vm", FILE_VMS)
 def test_migrate_moves_it_with_its_disk_while_servdb_probes(inv, vm):
-    _alone(inv, vm)
+    alone(inv, vm, timeout=GUEST_WAIT)
     source = running_on(vm)[0]
     target = _other(inv, source)
     storage = _storage(inv)
@@ -199,7 +177,7 @@ def test_hard_crash_brings_it_back_on_the_other_with_every_acknowledged_write(in
     CPUs). The survivor fences it, OCFS2 recovers the dead node's journal
     slot, the VM starts there from the same file with at least its last
     acknowledged write, and does not run on the fenced node once it is back."""
-    _alone(inv, crashed_vm)
+    alone(inv, crashed_vm, timeout=GUEST_WAIT)
     victim = inv.group("hypervisors")[-1]
     survivor = _other(inv, victim)
     if running_on(crashed_vm) != [victim]:
