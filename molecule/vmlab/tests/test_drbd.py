@@ -330,13 +330,14 @@ def _came_back_by_itself(inv, victim, survivor, shared, digest, crashed):
     inv.node(survivor).run("rm -f %s", shared)
     listen = f"{inv.hostvars(victim)['havirt_cluster_address']}:16514"
     assert listen in host.check_output("ss -Hltn"), f"{victim} does not listen on {listen} after its reboot"
-    used = [vm["disk"].get("drbd") for vm in inv.hostvars(victim).get("havirt_vms", [])]
-    for res in [r for r in drbd.resources() if r["name"] not in used]:
+    used = {vm["disk"]["drbd"] for vm in inv.hostvars(victim).get("havirt_vms", []) if vm["disk"].get("drbd")}
+    outside = [r for r in drbd.resources() if r["name"] not in used]
+    for res in outside:
         while drbd.status(victim, res["name"]).get("cstate") not in ("Connected", "SyncTarget", "SyncSource"):
             assert time.monotonic() < deadline, f"{res['name']} is not up on {victim} after its reboot"
             time.sleep(3)
     print(f"{victim}: iSCSI session, {mount} with the data it synced before the crash, TLS socket and "
-          f"{len(drbd.resources()) - len(used)} resource(s) outside the cluster back {time.monotonic() - crashed:.0f} s "
+          f"{len(outside)} resource(s) outside the cluster back {time.monotonic() - crashed:.0f} s "
           "after the crash")
 
 
