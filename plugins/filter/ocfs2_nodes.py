@@ -79,6 +79,12 @@ RUNNING_TIMEOUTS = (
 )
 
 
+def ocfs2_timeout_files(cluster_name):
+    """The configfs files of the running cluster's timeouts, in the order
+    ocfs2_timeout_changes reads what `cat` prints of them."""
+    return ["/sys/kernel/config/cluster/%s/%s" % (cluster_name, name) for name, unused_setting in RUNNING_TIMEOUTS]
+
+
 def ocfs2_timeout_changes(running, wanted):
     """The timeouts the inventory would change on a running O2CB cluster:
     `running` is what `cat` printed of the RUNNING_TIMEOUTS files (one
@@ -127,4 +133,5 @@ class FilterModule:
 
     def filters(self):
         return {"ocfs2_nodes": ocfs2_nodes, "ocfs2_problems": ocfs2_problems,
-                "ocfs2_timeout_changes": ocfs2_timeout_changes, "ocfs2_timeout_refusals": ocfs2_timeout_refusals}
+                "ocfs2_timeout_files": ocfs2_timeout_files, "ocfs2_timeout_changes": ocfs2_timeout_changes,
+                "ocfs2_timeout_refusals": ocfs2_timeout_refusals}

@@ -17,6 +17,12 @@ def vm_spec(name: str) -> dict:
     return next(v for v in vms() if v["name"] == name)
 
 
+def file_vms() -> list[str]:
+    """The VMs whose disk is an image file (on the OCFS2 store), not a
+    device."""
+    return [vm["name"] for vm in vms() if "path" in vm["disk"] and not vm["disk"]["path"].startswith("/dev/")]
+
+
 def disk_lun(vm: str) -> dict:
     """The storage node's LUN that holds the VM's iSCSI disk: its entry of
     iscsi_target_luns (path, size), LUN n being the list's n-th."""

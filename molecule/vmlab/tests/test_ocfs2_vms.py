@@ -33,7 +33,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from labkit import drbd, failover, timeline
-from labkit.vms import all_running, alone, playbook, postmortem, resource, running_on, vm_spec, vms, wait_for_http
+from labkit.vms import all_running, alone, file_vms, playbook, postmortem, resource, running_on, vm_spec, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 # Emulation twice over (QEMU in the TCG VMs): a guest boots in one to two minutes.
@@ -41,11 +41,7 @@ GUEST_WAIT = 420
 SECTOR = 2048  # where the guest's /cgi-bin/disk writes its token (tools/guest/build)
 
 
-def _file_vms():
-    return [vm["name"] for vm in vms() if "path" in vm["disk"] and not vm["disk"]["path"].startswith("/dev/")]
-
-
-FILE_VMS = _file_vms()
+FILE_VMS = file_vms()
 
 
 def _storage(inv):

@@ -28,7 +28,7 @@ import time
 import urllib.request
 import uuid
 
-from labkit.vms import postmortem, running_on, vm_spec, vms, wait_for_http
+from labkit.vms import file_vms, postmortem, running_on, vm_spec, vms, wait_for_http
 
 # Emulation twice over (QEMU in the TCG VMs): a guest boots in one to two minutes.
 GUEST_WAIT = 420
@@ -44,10 +44,6 @@ DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def _get(vm: str, path: str, timeout: float) -> str:
     with DIRECT.open(f"http://{vm_spec(vm)['address']}{path}", timeout=timeout) as answer:
         return answer.read().decode().strip()
-
-
-def _file_vms():
-    return [vm["name"] for vm in vms() if "path" in vm["disk"] and not vm["disk"]["path"].startswith("/dev/")]
 
 
 def _boot_id(host):
@@ -124,8 +120,8 @@ class Prober:
 def test_a_storage_node_reboot_pauses_the_vms_on_ocfs2_and_they_carry_on(inv):
     storage_name = inv.group("storage")[0]
     storage = inv.node(storage_name)
-    file_vms = _file_vms()
-    assert file_vms, "no VM on an OCFS2 file in the lab: nothing to test"
+    on_files = file_vms()
+    assert on_files, "no VM on an OCFS2 file in the lab: nothing to test"
     names = [vm["name"] for vm in vms()]
     for vm in names:
         wait_for_http(vm, timeout=GUEST_WAIT)
@@ -167,7 +163,7 @@ def test_a_storage_node_reboot_pauses_the_vms_on_ocfs2_and_they_carry_on(inv):
         prober.close()
     for vm in names:
         done, body = prober.writes[vm]
-        print(f"{vm} ({'OCFS2 file' if vm in file_vms else 'DRBD, not on the storage node'}): the write issued "
+        print(f"{vm} ({'OCFS2 file' if vm in on_files else 'DRBD, not on the storage node'}): the write issued "
               f"4 s after the reboot answered {body!r} at +{done - start:.1f} s; longest gap between HTTP "
               f"answers {prober.longest_gap(vm, start):.1f} s")
 

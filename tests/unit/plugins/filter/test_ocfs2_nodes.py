@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.ocfs2_nodes import (
-    ocfs2_nodes, ocfs2_problems, ocfs2_timeout_changes, ocfs2_timeout_refusals)
+    ocfs2_nodes, ocfs2_problems, ocfs2_timeout_changes, ocfs2_timeout_files, ocfs2_timeout_refusals)
 
 HOSTS = ["servvirt1", "servvirt2"]
 
@@ -84,6 +84,12 @@ def test_a_group_that_is_not_a_list_fails():
 RUNNING_LAB = "11\n30000\n2000\n2000\n"
 WANTED = {"ocfs2_heartbeat_threshold": 11, "ocfs2_idle_timeout_ms": 30000,
           "ocfs2_keepalive_delay_ms": 2000, "ocfs2_reconnect_delay_ms": 2000}
+
+
+def test_the_files_read_are_the_clusters_in_the_order_they_are_compared():
+    assert ocfs2_timeout_files("havirt") == [
+        "/sys/kernel/config/cluster/havirt/heartbeat/dead_threshold", "/sys/kernel/config/cluster/havirt/idle_timeout_ms",
+        "/sys/kernel/config/cluster/havirt/keepalive_delay_ms", "/sys/kernel/config/cluster/havirt/reconnect_delay_ms"]
 
 
 def test_running_timeouts_equal_to_the_inventory_change_nothing():
