@@ -19,6 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.havirt.cluster.plugins.filter.chrony import chrony_clock_summary
 from ansible_collections.havirt.cluster.plugins.filter.drbd_summary import drbd_summary
 from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fence_history_summary
+from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, used
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
 
 DOCUMENTATION = r"""
@@ -28,11 +29,13 @@ version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
   - "One line for the cluster (nodes online, quorum, DC, standby and maintenance); one per VM of havirt_vms (where it
-    runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, and whether the cluster manager has its resource and
-    watches it); one per VIRTUALDOMAIN resource the inventory does not know; the failed actions; the fencing history;
-    one per node (clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and
-    DRBD's resources with any split brain recorded); then for each hypervisor whether each other could take its
-    running VMs' memory (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline."
+    runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, whether the cluster manager has its resource and
+    watches it, and for a VM it keeps stopped for want of room, C(NO HYPERVISOR CAN HOLD IT) with what it needs and
+    what each hypervisor has free of its capacity); one per VirtualDomain resource the inventory does not know; the
+    failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else its
+    clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
+    with any split brain recorded); then for each hypervisor whether each other could take its running VMs' memory
+    (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline."
   - The per-node results are read from C(hostvars), as status.yml registers them (C(__status_chrony),
     C(__status_running), C(__status_available), C(__status_iscsi), C(__status_mount), C(__status_drbd),
     C(__status_split_brain)); a missing one reads as unknown or empty.
@@ -131,10 +134,38 @@ def _cluster_line(cluster, nodes):
     return line
 
 
-def _vm_lines(cluster, running, hypervisors, names, prefix, managed):
+def _no_room(cluster, spec, hypervisors, vms, prefix):
+    """Why the cluster keeps a VM stopped for want of room ('' when some
+    hypervisor could hold it, or the cluster weighs no capacity)."""
+    strategy = cluster.get("placement_strategy") or "default"
+    capacity = cluster.get("capacity") or {}
+    if strategy == "default" or not spec:
+        return ""
+    need = needs(spec)
+    taken = used(cluster, vms, prefix)
+    places = []
+    for host in hypervisors:
+        why = _unavailable(cluster, host)
+        if why:
+            places.append("%s %s" % (host, why))
+            continue
+        offered = capacity.get(host) or {}
+        free = dict((name, (as_int(offered.get(name)) or 0) - taken.get(host, {}).get(name, 0)) for name in need)
+        short = [name for name, value in need.items() if value > free[name]]
+        if not short:
+            return ""
+        places.append("%s has %d MiB of %s free, %d vCPUs of %s" % (
+            host, free["hv_memory"], offered.get("hv_memory", 0), free["cpu"], offered.get("cpu", 0)))
+    return (" (NO HYPERVISOR CAN HOLD IT: it needs %d MiB and %d vCPUs; %s; placement-strategy %s)"
+            % (need["hv_memory"], need["cpu"], "; ".join(places), strategy))
+
+
+def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
     lines = []
     resources = cluster.get("resources") or {}
     unwatched = cluster.get("unwatched") or {}
+    specs = dict((vm.get("name"), vm) for vm in vms if isinstance(vm, Mapping) and vm.get("name"))
+    names = [vm.get("name") for vm in vms if isinstance(vm, Mapping)]
     for vm in names:
         where = [host for host in hypervisors if vm in running.get(host, [])]
         rid = prefix + vm
@@ -145,6 +176,8 @@ def _vm_lines(cluster, running, hypervisors, names, prefix, managed):
             elif rid in unwatched:
                 note = (" (NOT WATCHED BY THE CLUSTER: %s; re-run migrate.yml -e vm=%s to settle a move, or give it "
                         "back with crm_resource)" % (unwatched[rid], vm))
+            elif not where and resources[rid].get("target_role", "") != "Stopped":
+                note = _no_room(cluster, specs.get(vm), hypervisors, list(specs.values()), prefix)
         lines.append("vm %s: %s%s%s" % (vm, " AND ".join(where) if where else "NOT RUNNING",
                                         " (TWICE!)" if len(where) > 1 else "", note))
     for resource in resources.values():
@@ -168,6 +201,8 @@ def _drbd(hostvars, host, resources):
 
 
 def _node_line(hostvars, host, hypervisors, running, drbd_resources):
+    if _result(hostvars, host, "__status_chrony").get("unreachable"):
+        return "%s: UNREACHABLE (%s)" % (host, str(_result(hostvars, host, "__status_chrony").get("msg") or "").strip())
     line = "%s: clock %s" % (host, chrony_clock_summary(_result(hostvars, host, "__status_chrony")))
     if host not in hypervisors:
         return line
@@ -216,10 +251,9 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
         raise AnsibleFilterError("status_report: expected the result of havirt.cluster.pacemaker_status, got %r"
                                  % (cluster,))
     hypervisors, vms = list(hypervisors or []), list(vms or [])
-    names = [vm.get("name") for vm in vms if isinstance(vm, Mapping)]
     running = _running(hostvars, hypervisors)
     lines = [_cluster_line(cluster, list(nodes or []))]
-    lines += _vm_lines(cluster, running, hypervisors, names, vm_prefix or "", bool(cluster_managed))
+    lines += _vm_lines(cluster, running, hypervisors, vms, vm_prefix or "", bool(cluster_managed))
     failed = ["%s on %s (%s)" % (failure.get("op_key"), failure.get("node"), failure.get("exitstatus") or "?")
               for failure in cluster.get("failures") or []]
     lines.append("failed actions: " + ("; ".join(failed) or "none"))

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.filter.vm_placement import avoided, needs, used
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+
 
 def _fail(message):
     raise AnsibleFilterError("vm_move: " + message)
@@ -57,7 +60,51 @@ def _cluster_problem(vm, cluster, resources):
     return ""
 
 
-def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm_prefix="vm-", drbd_prefix="drbd-"):
+def _available(cluster, host):
+    state = ((cluster or {}).get("nodes") or {}).get(host) or {}
+    return bool(state.get("online")) and not state.get("standby") and not state.get("maintenance")
+
+
+def _apart_problem(spec, vms, cluster, hypervisors, destination, prefix):
+    """Why the cluster would move the VM (or the one it avoids) away from
+    ``destination`` at once: a VM it keeps apart from runs there while
+    another hypervisor could take one of them."""
+    vms = [entry for entry in vms or [] if isinstance(entry, dict) and entry.get("name")]
+    apart = avoided(spec, vms) + [other["name"] for other in vms if spec["name"] in avoided(other, vms)]
+    resources = (cluster or {}).get("resources") or {}
+    there = sorted(set(name for name in apart
+                       if destination in (resources.get(prefix + name) or {}).get("nodes", [])))
+    elsewhere = [host for host in hypervisors if host != destination and _available(cluster, host)]
+    if not there or not elsewhere:
+        return ""
+    return ("%s is kept apart from %s (avoid, in havirt_vms), which runs on %s: the cluster would move one of them "
+            "away again at once. Move %s elsewhere first; to run them together while %s is being serviced, use "
+            "maintenance.yml -e node=%s (its standby lets the cluster put them together)."
+            % (spec["name"], " and ".join(there), destination, " and ".join(there), " and ".join(elsewhere),
+               elsewhere[0]))
+
+
+def _room_problem(spec, vms, cluster, destination, prefix):
+    """Why the destination cannot hold the VM in the capacity it gives the
+    cluster (placement-strategy): the cluster would stop the VM there."""
+    if ((cluster or {}).get("placement_strategy") or "default") == "default":
+        return ""
+    offered = ((cluster or {}).get("capacity") or {}).get(destination) or {}
+    vms = [entry for entry in vms or [] if isinstance(entry, dict) and entry.get("name")]
+    taken = used(cluster, vms, prefix).get(destination, {})
+    need = needs(spec)
+    total = dict((name, as_int(offered.get(name)) or 0) for name in need)
+    free = dict((name, total[name] - taken.get(name, 0)) for name in need)
+    if not [name for name in need if need[name] > free[name]]:
+        return ""
+    return ("%s needs %d MiB and %d vCPUs; %s offers the cluster's VMs %d MiB and %d vCPUs, of which %d MiB and %d "
+            "vCPUs are free: the cluster would stop it there. Move another VM off %s first, or raise its capacity "
+            "(havirt_vm_capacity)." % (spec["name"], need["hv_memory"], need["cpu"], destination, total["hv_memory"],
+                                       total["cpu"], free["hv_memory"], free["cpu"], destination))
+
+
+def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm_prefix="vm-", drbd_prefix="drbd-",
+                 evacuating=False):
     if not isinstance(looks, dict):
         _fail("the hypervisors' answers must be a dict by host, got %r" % (looks,))
     looks = dict((host, look or {}) for host, look in looks.items())
@@ -70,7 +117,7 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
     resources = ["%s%s" % (vm_prefix, vm)] + (["%s%s-clone" % (drbd_prefix, drbd)] if drbd else [])
     plan = dict(vm=vm, spec=spec or {}, source="", destination="", moving=False, managed=bool(managed),
                 resources=resources if managed else [], drbd=drbd, disk_path=disk.get("path", ""),
-                interrupted=None, resuming=False, problems=[])
+                interrupted=None, resuming=False, left="", problems=[])
 
     if spec is None:
         known = [entry.get("name") for entry in vms or [] if isinstance(entry, dict)]
@@ -100,6 +147,14 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
             return plan
         move = cluster["resources"][resources[0]].get("move")
         plan.update(interrupted=move, resuming=bool(move))
+        if plan["moving"]:
+            room = _room_problem(spec, vms, cluster, destination, vm_prefix)
+            apart = "" if room else _apart_problem(spec, vms, cluster, hypervisors, destination, vm_prefix)
+            if apart and evacuating and not move:
+                # The standby that follows (maintenance.yml) lets the cluster move it, live, beside the other.
+                plan.update(moving=False, left=apart)
+            elif room or apart:
+                plan["problems"].append(room or apart)
     return plan
 
 
@@ -135,7 +190,9 @@ def vm_move_report(plan, result=None):
     if plan.get("interrupted"):
         parts.append("an interrupted move %s -> %s settled (it ran on %s)"
                      % (plan["interrupted"].get("from"), plan["interrupted"].get("to"), plan["source"]))
-    if changed and "stats" not in result:
+    if plan.get("left"):
+        parts.append("left on %s: %s" % (plan["source"], plan["left"]))
+    elif changed and "stats" not in result:
         parts.append("would move %s -> %s (check mode: nothing moved)" % (plan["source"], plan["destination"]))
     elif changed:
         parts.append("%s -> %s, total %s ms, downtime %s ms, %.1f MiB moved"
@@ -144,7 +201,7 @@ def vm_move_report(plan, result=None):
     else:
         parts.append("already on %s, nothing moved" % plan["destination"])
     return {"vm": plan["vm"], "from": plan["source"], "to": plan["destination"], "changed": changed, "stats": stats,
-            "summary": "%s: %s" % (plan["vm"], "; ".join(parts))}
+            "left": plan.get("left", ""), "summary": "%s: %s" % (plan["vm"], "; ".join(parts))}
 
 
 class FilterModule:

@@ -29,6 +29,15 @@ def _vm_problems(vm, label, hypervisors, group):
     if vm.get("preferred") not in hypervisors:
         problems.append("%s: preferred hypervisor %r is not in group '%s' (%s): a VM never runs on the storage node"
                         % (label, vm.get("preferred"), group, ", ".join(hypervisors) or "empty"))
+    for key in ("avoid", "tags"):
+        if key in vm and not (isinstance(vm[key], (list, tuple)) and all(isinstance(item, str) and NAME.match(item)
+                                                                        for item in vm[key])):
+            problems.append("%s: %s must be a list of names (VMs%s), got %r"
+                            % (label, key, " or tags" if key == "avoid" else "' tags", vm[key]))
+    if "avoid_strict" in vm and not isinstance(vm["avoid_strict"], bool):
+        problems.append("%s: avoid_strict must be true or false, got %r" % (label, vm["avoid_strict"]))
+    if "priority" in vm and (isinstance(vm["priority"], bool) or _int(vm["priority"]) is None):
+        problems.append("%s: priority must be a whole number (higher starts first), got %r" % (label, vm["priority"]))
     for key, required in (("memory_mb", True), ("vcpus", False)):
         if key not in vm and not required:
             continue
@@ -67,6 +76,24 @@ def _path_problems(disk, label):
             parse_size(disk["size"])
         except ImageError as exc:
             problems.append("%s: disk %s" % (label, exc))
+    return problems
+
+
+def _avoid_problems(vms):
+    """avoid names a VM or a tag; a tag is not also a VM's name."""
+    names = set(vm.get("name") for vm in vms)
+    tags = set(tag for vm in vms if isinstance(vm.get("tags"), (list, tuple)) for tag in vm["tags"])
+    problems = ["%s: the tag %s is also a VM's name: avoid could not tell them apart" % (vm.get("name"), tag)
+                for vm in vms if isinstance(vm.get("tags"), (list, tuple)) for tag in vm["tags"] if tag in names]
+    for vm in vms:
+        if not isinstance(vm.get("avoid"), (list, tuple)):
+            continue
+        unknown = [item for item in vm["avoid"] if isinstance(item, str) and item not in names | tags]
+        if unknown:
+            problems.append("%s: avoid names %s, neither a VM of havirt_vms nor a tag of one"
+                            % (vm.get("name"), ", ".join(unknown)))
+        if vm.get("name") in vm["avoid"]:
+            problems.append("%s: a VM cannot avoid itself" % vm.get("name"))
     return problems
 
 
@@ -128,6 +155,7 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
                             "promotes its resource where it runs" % label)
     problems += ["two VMs are named %s: each needs its own name" % name for name, owners in names.items()
                  if len(owners) > 1]
+    problems += _avoid_problems([vm for vm in vms if isinstance(vm, dict)])
     problems += _shared(luns, "LUN %s", "a disk opened by two guests is destroyed")
     problems += _shared(paths, "the disk %s", "a disk opened by two guests is destroyed")
     problems += _shared(drbds, "the DRBD resource %s", "a VM moves alone, and with it its resource's primary")

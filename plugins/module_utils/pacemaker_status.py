@@ -150,6 +150,48 @@ def primitive_ids(text):
     return [element.get("id") for element in _resources_section(text).iter("primitive") if element.get("id")]
 
 
+def parse_node_utilization(text):
+    """``cibadmin --query --scope nodes`` -> {node name: {utilization
+    attribute: value}}: what each node offers (its capacity) for
+    pacemaker's placement-strategy. A node without a utilization block
+    maps to {}; a value that is not an integer is kept as text (pacemaker
+    reads it as 0). A name set twice counts once, the first pair's."""
+    root = _xml(text, "cibadmin's nodes section")
+    if root.tag != "nodes":
+        raise StatusError("cibadmin's nodes section starts with <%s>, not <nodes>" % root.tag)
+    nodes = {}
+    for node in root.findall("node"):
+        name = node.get("uname") or node.get("id")
+        values = {}
+        for block in node.findall("utilization"):
+            for nvpair in block.findall("nvpair"):
+                if nvpair.get("name"):
+                    values.setdefault(nvpair.get("name"), _number(nvpair.get("value", "")))
+        nodes[name] = values
+    return nodes
+
+
+def _number(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def parse_property(text, name, default=""):
+    """``cibadmin --query --scope crm_config`` -> the value of the cluster
+    property ``name`` (the first set's, in the CIB's order), or
+    ``default`` when no set has it."""
+    root = _xml(text, "cibadmin's crm_config section")
+    if root.tag != "crm_config":
+        raise StatusError("cibadmin's crm_config section starts with <%s>, not <crm_config>" % root.tag)
+    for block in root.findall("cluster_property_set"):
+        for nvpair in block.findall("nvpair"):
+            if nvpair.get("name") == name:
+                return nvpair.get("value", "")
+    return default
+
+
 def online_nodes(status):
     """The names of the nodes online in a parse_crm_mon() result, sorted."""
     return sorted(name for name, node in status["nodes"].items() if node["online"])

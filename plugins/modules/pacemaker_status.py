@@ -13,10 +13,12 @@ short_description: Read the cluster manager's view (nodes, quorum, resources, fa
 version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
-  - Runs C(crm_mon --one-shot --output-as=xml) and C(cibadmin --query --scope resources) on a cluster
-    node and returns what they say as data, parsed in Python. The nodes (online, standby, maintenance,
-    unclean), quorum and the designated controller, every resource (where it runs, its role, whether
-    the cluster manages and monitors it, its meta attributes), and the failed actions.
+  - Runs C(crm_mon --one-shot --output-as=xml) and C(cibadmin --query) of the C(resources), C(nodes) and
+    C(crm_config) sections on a cluster node and returns what they say as data, parsed in Python. The
+    nodes (online, standby, maintenance, unclean), quorum and the designated controller, every resource
+    (where it runs, its role, whether the cluster manages and monitors it, its meta attributes), the
+    failed actions, what each node offers to the placement strategy (its utilization attributes) and
+    that strategy.
   - Says which resources the cluster does not watch now (in maintenance, unmanaged, or left in the
     middle of a move by C(migrate.yml), which the C(havirt-move) meta attribute marks), so that a VM
     forgotten in maintenance is never silent.
@@ -126,6 +128,18 @@ failures:
   type: list
   elements: dict
   sample: [{"op_key": "vm-passata_monitor_10000", "node": "servvirt1", "exitstatus": "not running", "exitreason": ""}]
+capacity:
+  description:
+    - Each node's utilization attributes (what it offers VMs when RV(placement_strategy) is not C(default)); an
+      empty dict for a node without them.
+  returned: when available
+  type: dict
+  sample: {"servvirt1": {"cpu": 8, "hv_memory": 3072, "host_memory": 3072}, "servdb": {}}
+placement_strategy:
+  description: The cluster property C(placement-strategy) (C(default) when unset, as pacemaker reads it).
+  returned: when available
+  type: str
+  sample: balanced
 unwatched:
   description: The resources the cluster does not monitor or recover now, with the reason.
   returned: when available
@@ -135,7 +149,7 @@ unwatched:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
-    StatusError, merge, parse_crm_mon, parse_meta, unwatched)
+    StatusError, merge, parse_crm_mon, parse_meta, parse_node_utilization, parse_property, unwatched)
 
 
 class NotAnswering(Exception):
@@ -153,10 +167,16 @@ def read(module):
     if rc != 0:
         raise NotAnswering("crm_mon answered rc %s: %s" % (rc, (err or out).strip()))
     status = parse_crm_mon(out)
-    rc, out, err = module.run_command([cibadmin, "--query", "--scope", "resources"], environ_update=env)
-    if rc != 0:
-        raise NotAnswering("cibadmin --query answered rc %s: %s" % (rc, err.strip()))
-    return merge(status, parse_meta(out))
+    sections = {}
+    for scope in ("resources", "nodes", "crm_config"):
+        rc, out, err = module.run_command([cibadmin, "--query", "--scope", scope], environ_update=env)
+        if rc != 0:
+            raise NotAnswering("cibadmin --query --scope %s answered rc %s: %s" % (scope, rc, err.strip()))
+        sections[scope] = out
+    status = merge(status, parse_meta(sections["resources"]))
+    status["capacity"] = parse_node_utilization(sections["nodes"])
+    status["placement_strategy"] = parse_property(sections["crm_config"], "placement-strategy", "default")
+    return status
 
 
 def main():

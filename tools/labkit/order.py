@@ -52,6 +52,10 @@ CONTAINER_LAB = (
     # maintenance.yml: the second hypervisor emptied live and put in
     # standby, then taken out (standby lifted, its VMs back on it).
     "test_maintenance.py",
+    # site.yml with VMs kept apart, priorities and a small capacity per
+    # hypervisor (extra variables), a crash that leaves a VM without room,
+    # then site.yml without them (taken back) and every VM home.
+    "test_placement.py",
     # The role re-run over a drifted value, a foreign resource and a VM
     # stopped by hand (started again at the end).
     "test_pacemaker.py",

@@ -157,3 +157,38 @@ def test_a_node_in_standby_takes_nothing_and_is_named():
     assert lines[0] == "cluster: 3/3 nodes online (servdb, servvirt1, servvirt2), quorum: yes, DC: servdb, standby: servvirt2"
     assert lines[-2:] == ["if servvirt1 dies: servvirt2 must take 512 MiB but is in standby -> NOWHERE TO GO",
                           "if servvirt2 dies: servvirt1 must take 0 MiB and has 444 MiB to spare -> OK"]
+
+
+def _no_room(strategy="balanced"):
+    """servvirt2 dead, masterauth not running anywhere: the capture, with servvirt2 offline and masterauth
+    stopped as crm_mon shows them, plus the capacity the pacemaker role writes."""
+    cluster = _cluster("crm_mon-healthy-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    cluster["nodes"]["servvirt2"] = dict(cluster["nodes"]["servvirt2"], online=False)
+    cluster["resources"]["vm-masterauth"] = dict(cluster["resources"]["vm-masterauth"], nodes=[], active=False,
+                                                 role="Stopped")
+    cluster.update(placement_strategy=strategy, capacity={
+        "servvirt1": {"cpu": 8, "hv_memory": 300, "host_memory": 300},
+        "servvirt2": {"cpu": 8, "hv_memory": 300, "host_memory": 300}})
+    return cluster
+
+
+def test_a_vm_the_cluster_keeps_stopped_for_want_of_room_says_why():
+    hostvars = _hostvars(running={"servvirt1": ["passata", "speedauth"], "servvirt2": []})
+    lines = _report(cluster=_no_room(), hostvars=hostvars)
+    assert ("vm masterauth: NOT RUNNING (NO HYPERVISOR CAN HOLD IT: it needs 256 MiB and 1 vCPUs; servvirt1 has 44 "
+            "MiB of 300 free, 6 vCPUs of 8; servvirt2 offline; placement-strategy balanced)") in lines
+    # A VM that fits somewhere, or a cluster that weighs no capacity: no such reason.
+    assert "vm masterauth: NOT RUNNING" in _report(cluster=_no_room("default"), hostvars=hostvars)
+    roomy = _no_room()
+    roomy["capacity"]["servvirt1"] = {"cpu": 8, "hv_memory": 600, "host_memory": 600}
+    assert "vm masterauth: NOT RUNNING" in _report(cluster=roomy, hostvars=hostvars)
+
+
+def test_a_node_ansible_cannot_reach_is_said_so():
+    hostvars = _hostvars(running={"servvirt1": ["passata", "speedauth"], "servvirt2": []})
+    hostvars["servvirt2"] = {"__status_chrony": {
+        "unreachable": True, "changed": False,
+        "msg": "Failed to connect to the host via podman: Error: no container with name or ID havirt-servvirt2"}}
+    lines = _report(cluster=_no_room(), hostvars=hostvars)
+    assert ("servvirt2: UNREACHABLE (Failed to connect to the host via podman: Error: no container with name or ID "
+            "havirt-servvirt2)") in lines

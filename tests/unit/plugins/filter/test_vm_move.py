@@ -172,7 +172,7 @@ def test_the_report_of_a_move():
     result = {"changed": True, "stats": {"total_ms": 2210, "downtime_ms": 186, "memory_transferred_bytes": 67318170}}
     report = vm_move_report(_plan(), result)
     assert report == {"vm": "passata", "from": "servvirt1", "to": "servvirt2", "changed": True, "stats": result["stats"],
-                      "summary": "passata: servvirt1 -> servvirt2, total 2210 ms, downtime 186 ms, 64.2 MiB moved"}
+                      "left": "", "summary": "passata: servvirt1 -> servvirt2, total 2210 ms, downtime 186 ms, 64.2 MiB moved"}
 
 
 def test_the_report_of_a_settled_interrupted_move_and_no_move():
@@ -193,3 +193,67 @@ def test_a_disk_that_is_not_a_dict_is_no_drbd_and_no_path():
     vms = [{"name": "passata", "preferred": "servvirt1", "disk": "passata.img"}]
     plan = vm_move_plan(_looks(cluster={}), "passata", vms, HYPERVISORS, managed=False)
     assert (plan["drbd"], plan["disk_path"], plan["problems"]) == ("", "", [])
+
+
+# Placement: VMs kept apart (avoid) and the room each hypervisor offers. In the captured cluster passata and
+# speedauth run on servvirt1, masterauth on servvirt2.
+APART = [{"name": "passata", "preferred": "servvirt1", "memory_mb": 128, "disk": {"lun": 2}},
+         {"name": "speedauth", "preferred": "servvirt1", "memory_mb": 128, "disk": {"lun": 3}, "tags": ["radius"]},
+         {"name": "masterauth", "preferred": "servvirt2", "memory_mb": 128, "disk": {"lun": 4},
+          "tags": ["radius"], "avoid": ["radius"]}]
+
+
+def _apart_plan(vm, cluster=None, **kwargs):
+    here = [host for host in HYPERVISORS if host in (cluster or _cluster())["resources"]["vm-" + vm]["nodes"]]
+    return vm_move_plan(_looks(here=here, cluster=cluster), vm, APART, HYPERVISORS, **kwargs)
+
+
+@pytest.mark.parametrize("vm", ["masterauth", "speedauth"])
+def test_a_move_onto_a_vm_it_is_kept_apart_from_is_refused(vm):
+    # Either side of the pair: the cluster would move one of them away again at once.
+    plan = _apart_plan(vm)
+    other = "speedauth" if vm == "masterauth" else "masterauth"
+    assert len(plan["problems"]) == 1
+    assert plan["problems"][0].startswith("%s is kept apart from %s (avoid, in havirt_vms), which runs on " % (vm, other))
+    assert "the cluster would move one of them away again at once" in plan["problems"][0]
+
+
+def test_a_vm_kept_apart_from_none_on_the_destination_moves():
+    assert _apart_plan("passata")["problems"] == []
+
+
+def test_an_evacuation_leaves_a_vm_kept_apart_for_the_standby_to_move():
+    plan = _apart_plan("masterauth", evacuating=True)
+    assert plan["problems"] == [] and plan["moving"] is False
+    assert plan["left"].startswith("masterauth is kept apart from speedauth")
+    report = vm_move_report(plan, {"skipped": True, "changed": False})
+    assert report["changed"] is False and report["left"] == plan["left"]
+    assert report["summary"].startswith("masterauth: left on servvirt2: masterauth is kept apart from speedauth")
+
+
+def test_with_the_other_hypervisor_in_standby_vms_kept_apart_may_meet():
+    # The source in standby (maintenance.yml): the cluster itself would put them together.
+    cluster = _cluster()
+    cluster["nodes"]["servvirt2"] = dict(cluster["nodes"]["servvirt2"], standby=True)
+    assert _apart_plan("masterauth", cluster=cluster, to="servvirt1")["problems"] == []
+
+
+def _with_capacity(memory, strategy="balanced"):
+    cluster = _cluster()
+    cluster.update(placement_strategy=strategy, capacity={
+        host: {"cpu": 8, "hv_memory": memory, "host_memory": memory} for host in HYPERVISORS})
+    return cluster
+
+
+def test_a_destination_without_room_is_refused():
+    # servvirt1 offers 300 MiB and runs 256 MiB of VMs: masterauth's 128 MiB do not fit.
+    plan = _apart_plan("masterauth", cluster=_with_capacity(300), evacuating=True)
+    assert plan["problems"] == [
+        "masterauth needs 128 MiB and 1 vCPUs; servvirt1 offers the cluster's VMs 300 MiB and 8 vCPUs, of which 44 MiB "
+        "and 6 vCPUs are free: the cluster would stop it there. Move another VM off servvirt1 first, or raise its "
+        "capacity (havirt_vm_capacity)."]
+
+
+def test_room_is_not_weighed_when_the_cluster_does_not_weigh_it():
+    plan = _apart_plan("passata", cluster=_with_capacity(10, strategy="default"))
+    assert plan["problems"] == [] and plan["moving"] is True

@@ -156,3 +156,22 @@ def test_each_guest_network_problem_is_named(tmp_path):
         "masterauth: MAC '52:54:00:00:00:0G' must be six lower-case hex pairs (52:54:00:12:34:56)",
         "vms_files: %s does not exist on the controller" % (tmp_path / "no")]
     assert vms_network_problems([], "brguest", "brguest") == ["the bridge's NIC cannot be the bridge brguest itself"]
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"avoid": "speedauth"}, "passata: avoid must be a list of names (VMs or tags), got 'speedauth'"),
+    ({"tags": ["bad tag"]}, "passata: tags must be a list of names (VMs' tags), got ['bad tag']"),
+    ({"avoid": ["nobody"]}, "passata: avoid names nobody, neither a VM of havirt_vms nor a tag of one"),
+    ({"avoid": ["passata"]}, "passata: a VM cannot avoid itself"),
+    ({"tags": ["speedauth"]}, "passata: the tag speedauth is also a VM's name: avoid could not tell them apart"),
+    ({"avoid_strict": "yes"}, "passata: avoid_strict must be true or false, got 'yes'"),
+    ({"priority": "high"}, "passata: priority must be a whole number (higher starts first), got 'high'"),
+])
+def test_placement_fields_are_checked(change, expected):
+    problems = _problems(_vms(change))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_vms_kept_apart_by_name_or_tag_pass():
+    assert _problems(_vms({"tags": ["dns"], "avoid": ["dns"], "priority": 10},
+                          {"tags": ["dns"], "avoid": ["dns", "masterauth"], "avoid_strict": True})) == []

@@ -165,3 +165,14 @@ def test_unreadable_output(text, message):
 def test_parse_move():
     assert parse_move("") is None
     assert parse_move("servvirt1:servvirt2") == {"from": "servvirt1", "to": "servvirt2"}
+
+
+def test_node_utilization_and_placement_strategy():
+    from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
+        parse_node_utilization, parse_property)
+    assert parse_node_utilization(_read("nodes-no-utilization-pacemaker3.xml")) == {
+        "servdb": {}, "servvirt1": {}, "servvirt2": {}}
+    assert parse_property(_read("crm_config-pacemaker3.xml"), "load-threshold") == "400%"
+    assert parse_property(_read("crm_config-pacemaker3.xml"), "placement-strategy", "default") == "default"
+    with pytest.raises(StatusError, match="nodes section starts with <resources>"):
+        parse_node_utilization(_read("resources-healthy.xml"))

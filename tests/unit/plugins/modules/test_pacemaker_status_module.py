@@ -12,14 +12,17 @@ from ansible_collections.havirt.cluster.plugins.modules import pacemaker_status
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
 
 
-def _answers(mon="crm_mon-healthy.xml", resources="resources-healthy.xml", mon_rc=0, mon_err=""):
+def _answers(mon="crm_mon-healthy.xml", resources="resources-healthy.xml", mon_rc=0, mon_err="",
+             nodes="nodes-no-utilization-pacemaker3.xml", crm_config="crm_config-pacemaker3.xml"):
     calls = []
 
     def run(argv, data):
         calls.append(argv)
         if argv[1] == "--one-shot":  # crm_mon
             return mon_rc, (FIXTURES / mon).read_text() if mon_rc == 0 else "", mon_err
-        return 0, (FIXTURES / resources).read_text(), ""
+        scope = argv[argv.index("--scope") + 1]
+        name = {"resources": resources, "nodes": nodes, "crm_config": crm_config}[scope]
+        return 0, (FIXTURES / name).read_text(), ""
     return run, calls
 
 
@@ -27,9 +30,15 @@ def test_reads_both_and_changes_nothing(run_module):
     run, calls = _answers()
     outcome, result = run_module(pacemaker_status.main, {}, run, "/usr/sbin/x", check_mode=True)
     assert outcome == "exit" and result["changed"] is False and result["available"] is True
-    assert calls == [["/usr/sbin/x", "--one-shot", "--output-as=xml"], ["/usr/sbin/x", "--query", "--scope", "resources"]]
+    assert calls == [["/usr/sbin/x", "--one-shot", "--output-as=xml"],
+                     ["/usr/sbin/x", "--query", "--scope", "resources"],
+                     ["/usr/sbin/x", "--query", "--scope", "nodes"],
+                     ["/usr/sbin/x", "--query", "--scope", "crm_config"]]
     assert result["resources"]["vm-passata"]["nodes"] == ["servvirt1"]
     assert result["unwatched"] == {}
+    # A cluster without placement settings: no capacity anywhere, pacemaker's default strategy.
+    assert result["capacity"] == {"servdb": {}, "servvirt1": {}, "servvirt2": {}}
+    assert result["placement_strategy"] == "default"
 
 
 def test_names_a_vm_left_by_a_killed_move(run_module):
