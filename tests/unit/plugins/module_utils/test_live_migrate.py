@@ -194,3 +194,23 @@ def test_tunnelled_refuses_what_libvirt_refuses(extra, words):
 
 def test_direct_stream_options_are_not_limited():
     assert lm.option_problems({"tls": True, "parallel_connections": 4, "postcopy": True}) == []
+
+
+# getType() and getVersion() as libvirt answered: on a Debian 13 lab hypervisor ("QEMU", 10000013: virsh version
+# says "Running hypervisor: QEMU 10.0.13", 2026-12-03); Debian 12's QEMU 7.2.22 by the same encoding
+# (major * 1000000 + minor * 1000 + micro).
+@pytest.mark.parametrize("driver,version,expected", [
+    ("QEMU", 10000013, 20),
+    ("QEMU", 7002022, 300),
+    ("QEMU", 9002000, 300),  # not measured: QEMU's own default
+    ("Xen", 4020000, 300),
+])
+def test_the_default_downtime_follows_the_sources_qemu(driver, version, expected):
+    assert lm.qemu_version(10000013) == (10, 0, 13)
+    assert lm.default_max_downtime_ms(driver, version) == expected
+
+
+def test_a_negative_downtime_is_refused():
+    assert lm.option_problems({"max_downtime_ms": -5}) == [
+        "max_downtime_ms -5 is negative: give milliseconds, or 0 to choose by the source's QEMU"]
+    assert lm.option_problems({"max_downtime_ms": 0}) == []
