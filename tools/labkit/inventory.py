@@ -19,7 +19,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def inventory_path() -> Path:
-    return Path(os.environ.get("HAVIRT_TEST_INVENTORY", PROJECT / "inventories" / "lab"))
+    # Empty counts as unset: Path("") is the checkout itself, which Ansible
+    # would walk as an inventory directory, running every executable in it
+    # with --list (it did once: tools/controller-check).
+    return Path(os.environ.get("HAVIRT_TEST_INVENTORY") or PROJECT / "inventories" / "lab")
 
 
 @functools.lru_cache(maxsize=None)

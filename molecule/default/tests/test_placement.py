@@ -101,7 +101,9 @@ def test_a_capacity_under_what_a_hypervisor_runs_is_refused(inv, tmp_path_factor
 
 def test_vms_kept_apart_and_a_move_the_cluster_would_undo_is_refused(inv, tmp_path_factory):
     STATE["placement"] = True
-    run, said = _site("-e", f"@{_vars_file(inv, tmp_path_factory, 'placement.yml', CAPACITY_MB)}")
+    # The same variables for every playbook, as an inventory would hold them.
+    placement = ("-e", f"@{_vars_file(inv, tmp_path_factory, 'placement.yml', CAPACITY_MB)}")
+    run, said = _site(*placement)
     assert run.returncode == 0, said[-3000:]
     constraints = _storage(inv).check_output("cibadmin --query --scope constraints")
     assert re.search(r'<rsc_colocation id="vm-masterauth-avoids-vm-speedauth" rsc="vm-masterauth" '
@@ -112,11 +114,11 @@ def test_vms_kept_apart_and_a_move_the_cluster_would_undo_is_refused(inv, tmp_pa
         assert lab_vms.crm(inv, "--resource", f"vm-{vm}", "--meta", "--get-parameter", "priority").strip() == "10"
 
     # speedauth onto masterauth's hypervisor: they are kept apart, and the cluster would part them again.
-    run = lab_vms.playbook("migrate.yml", "-e", "vm=speedauth", "-e", "to=servvirt2")
+    run = lab_vms.playbook("migrate.yml", "-e", "vm=speedauth", "-e", "to=servvirt2", *placement)
     assert run.returncode != 0
     assert "speedauth is kept apart from masterauth (avoid, in havirt_vms), which runs on servvirt2" in run.stdout
     # masterauth onto servvirt1: no room there (256 of its 300 MiB taken).
-    run = lab_vms.playbook("migrate.yml", "-e", "vm=masterauth", "-e", "to=servvirt1")
+    run = lab_vms.playbook("migrate.yml", "-e", "vm=masterauth", "-e", "to=servvirt1", *placement)
     assert run.returncode != 0
     assert ("masterauth needs 128 MiB and 1 vCPUs; servvirt1 offers the cluster's VMs 300 MiB and "
             in run.stdout), run.stdout[-3000:]

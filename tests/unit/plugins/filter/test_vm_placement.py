@@ -15,6 +15,7 @@ from ansible_collections.havirt.cluster.plugins.filter.vm_placement import (
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import merge, parse_crm_mon, parse_meta
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
+FILTER_FIXTURES = Path(__file__).parent / "fixtures"
 VMS = [{"name": "passata", "memory_mb": 128},
        {"name": "speedauth", "memory_mb": 128, "vcpus": 2, "tags": ["radius"]},
        {"name": "masterauth", "memory_mb": 128, "tags": ["radius"], "avoid": ["radius"]},
@@ -99,12 +100,11 @@ def test_no_refusal_when_the_cluster_did_not_answer():
 
 
 def test_constraints_no_longer_wanted_are_found():
-    constraints = """<constraints>
-  <rsc_location id="vm-passata-preferred" rsc="vm-passata" node="servvirt1" score="50"/>
-  <rsc_colocation id="vm-masterauth-avoids-vm-speedauth" rsc="vm-masterauth" with-rsc="vm-speedauth" score="-1000"/>
-  <rsc_colocation id="vm-soldi-avoids-vm-passata" rsc="vm-soldi" with-rsc="vm-passata" score="-1000"/>
-  <rsc_colocation id="mine-avoids-yours" rsc="mine" with-rsc="yours" score="-1000"/>
-</constraints>"""
-    wanted = vm_avoid_constraints(VMS[:3])
-    assert vm_stale_avoid_constraints(constraints, wanted) == ["vm-soldi-avoids-vm-passata"]
-    assert vm_stale_avoid_constraints("", wanted) == []
+    # The container lab's constraints with masterauth kept apart from speedauth (test_placement.py's inventory).
+    constraints = (FILTER_FIXTURES / "constraints-avoid-pacemaker3.xml").read_text()
+    apart = [dict(vm, avoid=["speedauth"]) if vm["name"] == "masterauth" else vm for vm in VMS[:3]]
+    assert vm_stale_avoid_constraints(constraints, vm_avoid_constraints(apart)) == []
+    assert vm_stale_avoid_constraints(constraints, []) == ["vm-masterauth-avoids-vm-speedauth"]
+    # Only the role's own: another prefix's, or a colocation of someone else's, is never returned.
+    assert vm_stale_avoid_constraints(constraints, [], prefix="kvm-") == []
+    assert vm_stale_avoid_constraints("", []) == []

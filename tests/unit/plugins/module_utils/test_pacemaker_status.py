@@ -176,3 +176,9 @@ def test_node_utilization_and_placement_strategy():
     assert parse_property(_read("crm_config-pacemaker3.xml"), "placement-strategy", "default") == "default"
     with pytest.raises(StatusError, match="nodes section starts with <resources>"):
         parse_node_utilization(_read("resources-healthy.xml"))
+    # As the pacemaker role left it: the hypervisors' capacity, none on the storage node, the strategy set.
+    assert parse_node_utilization(_read("nodes-utilization-pacemaker3.xml")) == {
+        "servdb": {},
+        "servvirt1": {"cpu": 8, "host_memory": 23081, "hv_memory": 23081},
+        "servvirt2": {"cpu": 8, "host_memory": 23081, "hv_memory": 23081}}
+    assert parse_property(_read("crm_config-balanced-pacemaker3.xml"), "placement-strategy") == "balanced"

@@ -64,3 +64,14 @@ def test_not_installed(run_module):
     run, calls = _answers()
     outcome, result = run_module(pacemaker_utilization.main, ARGS, run, None)
     assert outcome == "fail" and "pacemaker-cli-utils" in result["msg"] and calls == []
+
+
+def test_a_node_that_already_offers_it_is_left_alone(run_module):
+    run, calls = _answers("nodes-utilization-pacemaker3.xml")
+    args = {"node": "servvirt1", "utilization": {"hv_memory": 23081, "host_memory": 23081, "cpu": 8}}
+    outcome, result = run_module(pacemaker_utilization.main, args, run, "/usr/sbin/x")
+    assert outcome == "exit" and result["changed"] is False and result["updated"] == [] and len(calls) == 1
+    outcome, result = run_module(pacemaker_utilization.main, dict(args, utilization={"hv_memory": 300}), run,
+                                 "/usr/sbin/x")
+    assert result["updated"] == ["hv_memory"] and result["after"]["cpu"] == 8
+    assert calls[-1] == ["/usr/sbin/x", "--node", "servvirt1", "--utilization", "--name", "hv_memory", "--update", "300"]
