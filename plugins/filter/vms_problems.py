@@ -30,8 +30,9 @@ def _vm_problems(vm, label, hypervisors, group):
         problems.append("%s: preferred hypervisor %r is not in group '%s' (%s): a VM never runs on the storage node"
                         % (label, vm.get("preferred"), group, ", ".join(hypervisors) or "empty"))
     for key in ("avoid", "tags"):
-        if key in vm and not (isinstance(vm[key], (list, tuple)) and all(isinstance(item, str) and NAME.match(item)
-                                                                        for item in vm[key])):
+        names = vm.get(key)
+        if key in vm and not (isinstance(names, (list, tuple))
+                              and all(isinstance(item, str) and NAME.match(item) for item in names)):
             problems.append("%s: %s must be a list of names (VMs%s), got %r"
                             % (label, key, " or tags" if key == "avoid" else "' tags", vm[key]))
     if "avoid_strict" in vm and not isinstance(vm["avoid_strict"], bool):
