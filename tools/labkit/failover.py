@@ -200,14 +200,21 @@ def first_replies(vms: list[str], start: float, timeout: float) -> dict[str, dic
     """Seconds from `start` to each VM's first ping reply and first HTTP
     answer ({vm: {"ping": s, "http": s}}), probed from the storage node:
     two loops per VM there, all at once (no ssh per probe; a VM that does
-    not answer does not delay the others), ping every 0.1 s, HTTP every
+    not answer does not delay the others), ping every 0.1 s (started again
+    after an ICMP error), HTTP every
     0.1 s with a 0.3 s connect timeout. A VM missing an entry did not
     answer that probe within `timeout`."""
     addresses = " ".join(f"{vm}={lab_vms.vm_spec(vm)['address']}" for vm in vms)
     script = (
         f"end=$(( $(date +%s) + {int(timeout)} )); "
         f"for p in {addresses}; do vm=${{p%%=*}}; ip=${{p#*=}}; "
-        f"( ping -n -D -i 0.1 -c 1 -w {int(timeout)} $ip | sed -n \"s/^\\[\\([0-9.]*\\)\\] .* from .*/$vm ping \\1/p\" ) & "
+        # ping gives up at its first ICMP error when it has a deadline (a
+        # "Destination Host Unreachable" while the VM's address has no
+        # neighbour yet): start it again until a reply or the deadline.
+        "( while [ $(date +%s) -lt $end ]; do "
+        "got=$(ping -n -D -i 0.1 -c 1 -w $(( end - $(date +%s) + 1 )) $ip "
+        "| sed -n \"s/^\\[\\([0-9.]*\\)\\] .* from .*/$vm ping \\1/p\"); "
+        "if [ -n \"$got\" ]; then echo \"$got\"; break; fi; sleep 0.1; done ) & "
         "( while [ $(date +%s) -lt $end ]; do "
         "if curl -s -o /dev/null --connect-timeout 0.3 -m 2 http://$ip/; then "
         "echo \"$vm http $(date +%s.%N)\"; break; fi; sleep 0.1; done ) & done; wait")
