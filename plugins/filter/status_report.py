@@ -19,7 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.havirt.cluster.plugins.filter.chrony import chrony_clock_summary
 from ansible_collections.havirt.cluster.plugins.filter.drbd_summary import drbd_summary
 from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fence_history_summary
-from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, used
+from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, room, unavailable
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
 
 DOCUMENTATION = r"""
@@ -138,24 +138,20 @@ def _no_room(cluster, spec, hypervisors, vms, prefix):
     """Why the cluster keeps a VM stopped for want of room ('' when some
     hypervisor could hold it, or the cluster weighs no capacity)."""
     strategy = cluster.get("placement_strategy") or "default"
-    capacity = cluster.get("capacity") or {}
     if strategy == "default" or not spec:
         return ""
-    need = needs(spec)
-    taken = used(cluster, vms, prefix)
     places = []
     for host in hypervisors:
-        why = _unavailable(cluster, host)
+        why = unavailable(cluster, host)
         if why:
             places.append("%s %s" % (host, why))
             continue
-        offered = capacity.get(host) or {}
-        free = dict((name, (as_int(offered.get(name)) or 0) - taken.get(host, {}).get(name, 0)) for name in need)
-        short = [name for name, value in need.items() if value > free[name]]
-        if not short:
+        fit = room(cluster, spec, vms, host, prefix)
+        if not fit["short"]:
             return ""
-        places.append("%s has %d MiB of %s free, %d vCPUs of %s" % (
-            host, free["hv_memory"], offered.get("hv_memory", 0), free["cpu"], offered.get("cpu", 0)))
+        places.append("%s has %d MiB of %d free, %d vCPUs of %d" % (
+            host, fit["free"]["hv_memory"], fit["offered"]["hv_memory"], fit["free"]["cpu"], fit["offered"]["cpu"]))
+    need = needs(spec)
     return (" (NO HYPERVISOR CAN HOLD IT: it needs %d MiB and %d vCPUs; %s; placement-strategy %s)"
             % (need["hv_memory"], need["cpu"], "; ".join(places), strategy))
 
@@ -216,16 +212,6 @@ def _node_line(hostvars, host, hypervisors, running, drbd_resources):
     return line
 
 
-def _unavailable(cluster, node):
-    """Why the cluster would start nothing on ``node`` ('' when it would)."""
-    if not cluster.get("available"):
-        return ""
-    state = (cluster.get("nodes") or {}).get(node, {})
-    if not state.get("online"):
-        return "offline"
-    return "in standby" if state.get("standby") else "in maintenance" if state.get("maintenance") else ""
-
-
 def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb):
     memory = {vm.get("name"): as_int(vm.get("memory_mb")) or 0 for vm in vms if isinstance(vm, Mapping)}
     lines = []
@@ -234,7 +220,7 @@ def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb):
         for survivor in hypervisors:
             if survivor == dead:
                 continue
-            why = _unavailable(cluster, survivor)
+            why = unavailable(cluster, survivor)
             if why and need:
                 lines.append("if %s dies: %s must take %d MiB but is %s -> NOWHERE TO GO" % (dead, survivor, need, why))
                 continue

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.vm_placement import avoided, needs, used
-from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+from ansible_collections.havirt.cluster.plugins.filter.vm_placement import avoided, room, unavailable
 
 
 def _fail(message):
@@ -60,21 +59,15 @@ def _cluster_problem(vm, cluster, resources):
     return ""
 
 
-def _available(cluster, host):
-    state = ((cluster or {}).get("nodes") or {}).get(host) or {}
-    return bool(state.get("online")) and not state.get("standby") and not state.get("maintenance")
-
-
 def _apart_problem(spec, vms, cluster, hypervisors, destination, prefix):
     """Why the cluster would move the VM (or the one it avoids) away from
     ``destination`` at once: a VM it keeps apart from runs there while
     another hypervisor could take one of them."""
-    vms = [entry for entry in vms or [] if isinstance(entry, dict) and entry.get("name")]
     apart = avoided(spec, vms) + [other["name"] for other in vms if spec["name"] in avoided(other, vms)]
     resources = (cluster or {}).get("resources") or {}
     there = sorted(set(name for name in apart
                        if destination in (resources.get(prefix + name) or {}).get("nodes", [])))
-    elsewhere = [host for host in hypervisors if host != destination and _available(cluster, host)]
+    elsewhere = [host for host in hypervisors if host != destination and not unavailable(cluster, host)]
     if not there or not elsewhere:
         return ""
     return ("%s is kept apart from %s (avoid, in havirt_vms), which runs on %s: the cluster would move one of them "
@@ -87,20 +80,14 @@ def _apart_problem(spec, vms, cluster, hypervisors, destination, prefix):
 def _room_problem(spec, vms, cluster, destination, prefix):
     """Why the destination cannot hold the VM in the capacity it gives the
     cluster (placement-strategy): the cluster would stop the VM there."""
-    if ((cluster or {}).get("placement_strategy") or "default") == "default":
-        return ""
-    offered = ((cluster or {}).get("capacity") or {}).get(destination) or {}
-    vms = [entry for entry in vms or [] if isinstance(entry, dict) and entry.get("name")]
-    taken = used(cluster, vms, prefix).get(destination, {})
-    need = needs(spec)
-    total = dict((name, as_int(offered.get(name)) or 0) for name in need)
-    free = dict((name, total[name] - taken.get(name, 0)) for name in need)
-    if not [name for name in need if need[name] > free[name]]:
+    fit = room(cluster, spec, vms, destination, prefix)
+    if not fit["short"]:
         return ""
     return ("%s needs %d MiB and %d vCPUs; %s offers the cluster's VMs %d MiB and %d vCPUs, of which %d MiB and %d "
             "vCPUs are free: the cluster would stop it there. Move another VM off %s first, or raise its capacity "
-            "(havirt_vm_capacity)." % (spec["name"], need["hv_memory"], need["cpu"], destination, total["hv_memory"],
-                                       total["cpu"], free["hv_memory"], free["cpu"], destination))
+            "(havirt_vm_capacity)." % (spec["name"], fit["need"]["hv_memory"], fit["need"]["cpu"], destination,
+                                       fit["offered"]["hv_memory"], fit["offered"]["cpu"], fit["free"]["hv_memory"],
+                                       fit["free"]["cpu"], destination))
 
 
 def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm_prefix="vm-", drbd_prefix="drbd-",
@@ -148,13 +135,14 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
         move = cluster["resources"][resources[0]].get("move")
         plan.update(interrupted=move, resuming=bool(move))
         if plan["moving"]:
-            room = _room_problem(spec, vms, cluster, destination, vm_prefix)
-            apart = "" if room else _apart_problem(spec, vms, cluster, hypervisors, destination, vm_prefix)
+            vms = [entry for entry in vms or [] if isinstance(entry, dict) and entry.get("name")]
+            no_room = _room_problem(spec, vms, cluster, destination, vm_prefix)
+            apart = "" if no_room else _apart_problem(spec, vms, cluster, hypervisors, destination, vm_prefix)
             if apart and evacuating and not move:
                 # The standby that follows (maintenance.yml) lets the cluster move it, live, beside the other.
                 plan.update(moving=False, left=apart)
-            elif room or apart:
-                plan["problems"].append(room or apart)
+            elif no_room or apart:
+                plan["problems"].append(no_room or apart)
     return plan
 
 

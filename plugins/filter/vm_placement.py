@@ -122,6 +122,32 @@ def used(status, vms, prefix="vm-"):
     return totals
 
 
+def unavailable(status, node):
+    """Why the cluster would start nothing on ``node`` ('' when it would,
+    or when the cluster did not answer)."""
+    if not (status or {}).get("available", True):
+        return ""
+    state = ((status or {}).get("nodes") or {}).get(node) or {}
+    if not state.get("online"):
+        return "offline"
+    return "in standby" if state.get("standby") else "in maintenance" if state.get("maintenance") else ""
+
+
+def room(status, vm, vms, node, prefix="vm-"):
+    """What ``node`` offers the cluster's VMs against what ``vm`` needs:
+    {need, offered, free, short} by utilization attribute; ``short`` lists
+    the attributes it lacks (empty: the VM fits, or the cluster weighs no
+    capacity: placement-strategy default)."""
+    need = needs(vm)
+    offered = dict((name, as_int((((status or {}).get("capacity") or {}).get(node) or {}).get(name)) or 0)
+                   for name in need)
+    taken = used(status, vms, prefix).get(node, {})
+    free = dict((name, offered[name] - taken.get(name, 0)) for name in need)
+    weighed = ((status or {}).get("placement_strategy") or "default") != "default"
+    short = [name for name in need if weighed and need[name] > free[name]]
+    return {"need": need, "offered": offered, "free": free, "short": short}
+
+
 def vm_capacity_refusals(status, vms, capacities, prefix="vm-"):
     """One sentence per hypervisor whose new capacity could not hold the
     VMs the cluster runs on it now: pacemaker would stop some of them as

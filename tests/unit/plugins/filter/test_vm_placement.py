@@ -11,7 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.vm_placement import (
-    vm_avoid_constraints, vm_capacity_refusals, vm_node_capacities, vm_stale_avoid_constraints)
+    room, unavailable, vm_avoid_constraints, vm_capacity_refusals, vm_node_capacities, vm_stale_avoid_constraints)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import merge, parse_crm_mon, parse_meta
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
@@ -108,3 +108,27 @@ def test_constraints_no_longer_wanted_are_found():
     # Only the role's own: another prefix's, or a colocation of someone else's, is never returned.
     assert vm_stale_avoid_constraints(constraints, [], prefix="kvm-") == []
     assert vm_stale_avoid_constraints("", []) == []
+
+
+def test_room_counts_what_the_cluster_runs_on_the_node():
+    offer = {"hv_memory": "300", "host_memory": "300", "cpu": "8"}
+    status = dict(_status(), placement_strategy="balanced", capacity={"servvirt1": offer, "servvirt2": offer})
+    # passata (128) and speedauth (128, 2 vCPUs) run on servvirt1: 44 MiB left.
+    fit = room(status, VMS[3], VMS, "servvirt1")
+    assert fit["free"] == {"cpu": 5, "hv_memory": 44, "host_memory": 44}
+    assert fit["offered"] == {"cpu": 8, "hv_memory": 300, "host_memory": 300}
+    assert fit["short"] == ["hv_memory", "host_memory"]
+    # masterauth (128) alone on servvirt2: 172 MiB left, enough for another.
+    assert room(status, VMS[0], VMS, "servvirt2")["short"] == []
+
+
+def test_no_room_is_short_while_the_cluster_weighs_no_capacity():
+    assert room(_status(), VMS[3], VMS, "servvirt1")["short"] == []
+
+
+def test_unavailable_says_why_a_node_takes_nothing():
+    status = {"available": True, "nodes": {"a": {"online": True}, "b": {"online": False},
+                                           "c": {"online": True, "standby": True},
+                                           "d": {"online": True, "maintenance": True}}}
+    assert [unavailable(status, node) for node in "abcde"] == ["", "offline", "in standby", "in maintenance", "offline"]
+    assert unavailable({"available": False}, "a") == ""
