@@ -22,7 +22,7 @@ from ansible_collections.havirt.cluster.plugins.module_utils.command_result impo
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_fencing import (
     FencerUnavailable, describe_event, parse_fence_history)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
-    StatusError, online_nodes, parse_crm_mon, parse_meta, primitive_ids)
+    StatusError, constraint_ids_of, online_nodes, parse_crm_mon, parse_meta, primitive_ids)
 
 
 def _text(value, name):
@@ -55,6 +55,18 @@ def cib_primitive_ids(value, prefix=""):
     except StatusError as exc:
         raise AnsibleFilterError("cib_primitive_ids: %s" % exc) from exc
     return [rid[len(prefix):] for rid in ids if rid.startswith(prefix) and len(rid) > len(prefix)]
+
+
+def cib_constraints_of(value, ids):
+    """The ids of the constraints in ``cibadmin --query --scope
+    constraints`` that name any of the resources ``ids``."""
+    text = _text(value, "cib_constraints_of")
+    if not text:
+        return []
+    try:
+        return constraint_ids_of(text, list(ids or []))
+    except StatusError as exc:
+        raise AnsibleFilterError("cib_constraints_of: %s" % exc) from exc
 
 
 def cib_meta_attributes(value, resource_id):
@@ -102,6 +114,14 @@ def crm_mon_not_started(value, ids):
         if resource is None or not (_started(resource) or _stopped_on_purpose(resource)):
             waiting.append(rid)
     return waiting
+
+
+def crm_mon_active(value, ids):
+    """Of the resources ``ids``, those crm_mon shows active on some node
+    (running, starting, stopping or failed there), in the order of ``ids``."""
+    status = _crm_mon(value, "crm_mon_active")
+    resources = status["resources"] if status else {}
+    return [rid for rid in ids if rid in resources and (resources[rid]["active"] or resources[rid]["nodes"])]
 
 
 def fence_history(value):
@@ -154,6 +174,8 @@ class FilterModule:
         return {
             "cib_primitive_ids": cib_primitive_ids,
             "cib_meta_attributes": cib_meta_attributes,
+            "cib_constraints_of": cib_constraints_of,
+            "crm_mon_active": crm_mon_active,
             "crm_mon_online_nodes": crm_mon_online_nodes,
             "crm_mon_quorum": crm_mon_quorum,
             "crm_mon_not_started": crm_mon_not_started,

@@ -166,7 +166,10 @@ def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
         where = [host for host in hypervisors if vm in running.get(host, [])]
         rid = prefix + vm
         note = ""
-        if managed and cluster.get("available"):
+        if (specs.get(vm) or {}).get("state") == "absent":
+            note = (" (MARKED ABSENT: run site.yml to stop and remove it)" if where or rid in resources
+                    else " (removed: state absent in havirt_vms; its disk is kept)")
+        elif managed and cluster.get("available"):
             if rid not in resources:
                 note = " (NOT IN THE CLUSTER: no resource %s; run site.yml)" % rid
             elif rid in unwatched:

@@ -110,6 +110,10 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
         known = [entry.get("name") for entry in vms or [] if isinstance(entry, dict)]
         plan["problems"].append("'%s' is not one of the cluster's VMs: %s." % (vm, ", ".join(known) or "havirt_vms is empty"))
         return plan
+    if spec.get("state") == "absent":
+        plan["problems"].append("%s is marked state: absent in havirt_vms: site.yml stops it and removes it; it is not "
+                                "moved. Remove the mark (or set state: present) to keep it." % vm)
+        return plan
     if to and to not in hypervisors:
         plan["problems"].append("'%s' is not a hypervisor (VMs run only on %s)." % (to, ", ".join(hypervisors)))
         return plan

@@ -36,6 +36,14 @@ def avoided(vm, vms):
     return names
 
 
+def vms_with_state(vms, state="present"):
+    """The entries of ``vms`` (havirt_vms) whose ``state`` is ``state``
+    (an entry without one is present), in their order."""
+    if state not in ("present", "absent"):
+        raise AnsibleFilterError("vms_with_state: the state is present or absent, got %r" % (state,))
+    return [vm for vm in _vms(vms, "vms_with_state") if (vm.get("state") or "present") == state]
+
+
 def vm_avoid_constraints(vms, prefix="vm-", score=1000):
     """One colocation per pair of VMs that avoid each other (either side
     saying so): {id, rsc, with_rsc, score}. The VM that names the other is
@@ -191,5 +199,5 @@ class FilterModule:
     """havirt.cluster filters for the VMs' placement."""
 
     def filters(self):
-        return {"vm_avoid_constraints": vm_avoid_constraints, "vm_node_capacities": vm_node_capacities,
+        return {"vms_with_state": vms_with_state, "vm_avoid_constraints": vm_avoid_constraints, "vm_node_capacities": vm_node_capacities,
                 "vm_capacity_refusals": vm_capacity_refusals, "vm_stale_avoid_constraints": vm_stale_avoid_constraints}

@@ -150,6 +150,24 @@ def primitive_ids(text):
     return [element.get("id") for element in _resources_section(text).iter("primitive") if element.get("id")]
 
 
+def constraint_ids_of(text, resources):
+    """``cibadmin --query --scope constraints`` -> the ids of the
+    constraints that name any of ``resources`` (as rsc, with-rsc, first,
+    then, or in a resource set), in the CIB's order: what must go before
+    those resources can be deleted."""
+    root = _xml(text, "cibadmin's constraints section")
+    if root.tag != "constraints":
+        raise StatusError("cibadmin's constraints section starts with <%s>, not <constraints>" % root.tag)
+    wanted = set(resources)
+    ids = []
+    for element in root:
+        named = set(element.get(key) for key in ("rsc", "with-rsc", "first", "then"))
+        named |= set(ref.get("id") for ref in element.iter("resource_ref"))
+        if element.get("id") and named & wanted:
+            ids.append(element.get("id"))
+    return ids
+
+
 def parse_node_utilization(text):
     """``cibadmin --query --scope nodes`` -> {node name: {utilization
     attribute: value}}: what each node offers (its capacity) for

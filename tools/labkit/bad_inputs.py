@@ -139,6 +139,10 @@ def _vm_disk_on_ocfs2_lun(data, hosts, lab):
     _vms_edited(hosts, lab, lambda vm: vm.update(disk={"lun": 1}))
 
 
+def _vm_state_unknown(data, hosts, lab):
+    _vms_edited(hosts, lab, lambda vm: vm.update(state="deleted"))
+
+
 def _two_vms_one_disk(data, hosts, lab):
     _vms_edited(hosts, lab, lambda vm: vm.update(disk={"lun": 3}))
 
@@ -249,6 +253,7 @@ CASES = {
                                r"\(servvirt1, servvirt2\): a VM never runs on the storage node"),
     "vm-disk-on-ocfs2-lun": Case(_vm_disk_on_ocfs2_lun,
                                  r"passata: LUN 1 holds the OCFS2 store \(havirt_ocfs2_lun\): a disk opened by a guest"),
+    "vm-state-unknown": Case(_vm_state_unknown, r"state must be one of: present, absent, got: deleted"),
     "two-vms-one-disk": Case(_two_vms_one_disk,
                              r"passata and speedauth would share LUN 3: a disk opened by two guests is destroyed"),
     "two-node-cluster": Case(_two_node_cluster,

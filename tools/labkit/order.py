@@ -56,6 +56,10 @@ CONTAINER_LAB = (
     # hypervisor (extra variables), a crash that leaves a VM without room,
     # then site.yml without them (taken back) and every VM home.
     "test_placement.py",
+    # A VM marked state: absent (extra variables): site.yml removes it
+    # from the cluster and the hypervisors, keeps its disk, changes nothing
+    # the second time; without the mark it comes back with its data.
+    "test_removal.py",
     # The role re-run over a drifted value, a foreign resource and a VM
     # stopped by hand (started again at the end).
     "test_pacemaker.py",

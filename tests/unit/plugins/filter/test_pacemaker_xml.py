@@ -15,8 +15,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import (
-    FilterModule, cib_meta_attributes, cib_primitive_ids, crm_mon_not_started, crm_mon_online_nodes, crm_mon_quorum,
-    fence_history, fence_history_summary)
+    FilterModule, cib_constraints_of, cib_meta_attributes, cib_primitive_ids, crm_mon_active, crm_mon_not_started,
+    crm_mon_online_nodes, crm_mon_quorum, fence_history, fence_history_summary)
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
 # crm_mon --one-shot --output-as=xml, and cibadmin --query --scope resources, of a healthy lab cluster.
@@ -49,8 +49,8 @@ def _mon_with(version, rid, **attributes):
 
 def test_every_filter_is_registered():
     assert sorted(FilterModule().filters()) == [
-        "cib_meta_attributes", "cib_primitive_ids", "crm_mon_not_started", "crm_mon_online_nodes", "crm_mon_quorum",
-        "fence_history", "fence_history_summary"]
+        "cib_constraints_of", "cib_meta_attributes", "cib_primitive_ids", "crm_mon_active", "crm_mon_not_started",
+        "crm_mon_online_nodes", "crm_mon_quorum", "fence_history", "fence_history_summary"]
 
 
 # --- crm_mon: the nodes and quorum (roles/pacemaker/tasks/main.yml) ---
@@ -435,3 +435,49 @@ def test_not_stonith_admins_xml_fails_saying_why(text, message):
 def test_the_summary_needs_the_registered_result(value):
     with pytest.raises(AnsibleFilterError, match="^fence_history_summary: expected the registered result"):
         fence_history_summary(value)
+
+
+# --- removing a VM (roles/pacemaker/tasks/remove_vms.yml) ---
+
+CONSTRAINTS = Path(__file__).parent / "fixtures" / "constraints-vms-pacemaker3.xml"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_running_vms_are_active_and_unknown_ones_are_not(version):
+    assert crm_mon_active(_read(MON[version]), ["vm-gone"] + VMS) == VMS
+
+
+def test_a_stopped_vm_is_not_active():
+    mon = _read("crm_mon-vm-stopped-pacemaker3.xml")
+    assert crm_mon_active(mon, VMS) == ["vm-passata", "vm-speedauth"]
+    assert crm_mon_active("", VMS) == []
+
+
+def test_a_vm_stopping_is_still_active():
+    # While VirtualDomain stops it, crm_mon shows the resource on its node.
+    assert crm_mon_active(_mon_with("3.0.0", "vm-masterauth", role="Stopping"), ["vm-masterauth"]) == ["vm-masterauth"]
+
+
+def test_each_constraint_naming_the_vm_and_no_other():
+    text = CONSTRAINTS.read_text()
+    assert cib_constraints_of(text, ["vm-masterauth"]) == [
+        "vm-masterauth-only-on-hypervisors", "vm-masterauth-preferred", "vm-masterauth-after-storage"]
+    assert cib_constraints_of(text, ["vm-unknown"]) == []
+    assert cib_constraints_of("", ["vm-masterauth"]) == []
+
+
+def test_colocations_sets_and_both_ends_count():
+    # Made from the capture: an avoid pair as the role writes it (vm-avoid.xml.j2), and a set as pcs writes one.
+    text = CONSTRAINTS.read_text().replace("</constraints>", (
+        '<rsc_colocation id="vm-speedauth-avoids-vm-masterauth" rsc="vm-speedauth" with-rsc="vm-masterauth" '
+        'score="-1000"/><rsc_order id="by-hand"><resource_set id="by-hand-0"><resource_ref id="vm-passata"/>'
+        '<resource_ref id="vm-masterauth"/></resource_set></rsc_order></constraints>'))
+    assert cib_constraints_of(text, ["vm-masterauth"])[-2:] == ["vm-speedauth-avoids-vm-masterauth", "by-hand"]
+    assert "vm-speedauth-avoids-vm-masterauth" in cib_constraints_of(text, ["vm-speedauth"])
+
+
+def test_constraints_that_are_not_the_section_fail():
+    with pytest.raises(AnsibleFilterError, match="starts with <resources>"):
+        cib_constraints_of("<resources/>", ["vm-a"])
+    with pytest.raises(AnsibleFilterError, match="not well-formed"):
+        cib_constraints_of("<constraints>", ["vm-a"])

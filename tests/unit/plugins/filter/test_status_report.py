@@ -192,3 +192,16 @@ def test_a_node_ansible_cannot_reach_is_said_so():
     lines = _report(cluster=_no_room(), hostvars=hostvars)
     assert ("servvirt2: UNREACHABLE (Failed to connect to the host via podman: Error: no container with name or ID "
             "havirt-servvirt2)") in lines
+
+
+def test_a_vm_marked_absent_is_said_removed_or_still_there():
+    absent = [dict(vm, state="absent") if vm["name"] == "masterauth" else vm for vm in VMS]
+    # Still a resource, still running: site.yml has not run since the mark.
+    assert "vm masterauth: servvirt2 (MARKED ABSENT: run site.yml to stop and remove it)" in _report(vms=absent)
+    # Gone from the cluster and the hypervisors (the capture without its resource).
+    cluster = _cluster("crm_mon-vm-stopped-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    cluster["resources"].pop("vm-masterauth")
+    lines = _report(cluster, hostvars=_hostvars(running={"servvirt1": ["passata", "speedauth"], "servvirt2": []}),
+                    vms=absent)
+    assert "vm masterauth: NOT RUNNING (removed: state absent in havirt_vms; its disk is kept)" in lines
+    assert not [line for line in lines if "UNKNOWN TO THE INVENTORY" in line or "NOT IN THE CLUSTER" in line]

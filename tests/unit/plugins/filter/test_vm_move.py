@@ -257,3 +257,11 @@ def test_a_destination_without_room_is_refused():
 def test_room_is_not_weighed_when_the_cluster_does_not_weigh_it():
     plan = _apart_plan("passata", cluster=_with_capacity(10, strategy="default"))
     assert plan["problems"] == [] and plan["moving"] is True
+
+
+def test_a_vm_marked_absent_is_not_moved():
+    vms = [dict(VMS[0], state="absent"), VMS[1]]
+    plan = vm_move_plan(_looks(), "passata", vms, HYPERVISORS, managed=True)
+    assert plan["problems"] == ["passata is marked state: absent in havirt_vms: site.yml stops it and removes it; it is "
+                                "not moved. Remove the mark (or set state: present) to keep it."]
+    assert plan["moving"] is False

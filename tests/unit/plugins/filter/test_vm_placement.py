@@ -11,7 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.vm_placement import (
-    room, unavailable, vm_avoid_constraints, vm_capacity_refusals, vm_node_capacities, vm_stale_avoid_constraints)
+    room, unavailable, vms_with_state, vm_avoid_constraints, vm_capacity_refusals, vm_node_capacities, vm_stale_avoid_constraints)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import merge, parse_crm_mon, parse_meta
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
@@ -132,3 +132,11 @@ def test_unavailable_says_why_a_node_takes_nothing():
                                            "d": {"online": True, "maintenance": True}}}
     assert [unavailable(status, node) for node in "abcde"] == ["", "offline", "in standby", "in maintenance", "offline"]
     assert unavailable({"available": False}, "a") == ""
+
+
+def test_present_and_absent_vms():
+    vms = [{"name": "a"}, {"name": "b", "state": "absent"}, {"name": "c", "state": "present"}, "junk", {"state": "absent"}]
+    assert [vm["name"] for vm in vms_with_state(vms)] == ["a", "c"]
+    assert [vm["name"] for vm in vms_with_state(vms, "absent")] == ["b"]
+    with pytest.raises(AnsibleFilterError, match="present or absent"):
+        vms_with_state(vms, "gone")
