@@ -31,14 +31,15 @@ description:
   - "One line for the cluster (nodes online, quorum, DC, standby and maintenance); one per VM of havirt_vms (where it
     runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, whether the cluster manager has its resource and
     watches it, and for a VM it keeps stopped for want of room, C(NO HYPERVISOR CAN HOLD IT) with what it needs and
-    what each hypervisor has free of its capacity); one per VirtualDomain resource the inventory does not know; the
+    what each hypervisor has free of its capacity); one per VirtualDomain resource the inventory does not know; one
+    on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
     failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else its
     clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
     with any split brain recorded); then for each hypervisor whether each other could take its running VMs' memory
     (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline."
   - The per-node results are read from C(hostvars), as status.yml registers them (C(__status_chrony),
-    C(__status_running), C(__status_available), C(__status_iscsi), C(__status_mount), C(__status_drbd),
-    C(__status_split_brain)); a missing one reads as unknown or empty.
+    C(__status_running), C(__status_agents), C(__status_available), C(__status_iscsi), C(__status_mount),
+    C(__status_drbd), C(__status_split_brain)); a missing one reads as unknown or empty.
 options:
   _input:
     description: The cluster manager's view, the result of M(havirt.cluster.pacemaker_status).
@@ -188,6 +189,33 @@ def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
     return lines
 
 
+AGENT_GROUPS = (
+    ("answers", "answering"),
+    ("not answering", "NOT ANSWERING (qemu-guest-agent not running in the guest, or busy)"),
+    ("no channel", "NO CHANNEL (started before the vms role gave it one: restart the VM)"),
+    ("error", "UNREADABLE (run havirt.cluster.guest_agent_info on its hypervisor)"),
+)
+
+
+def _agents_line(hostvars, hypervisors, names):
+    """One line on the guest agents of the VMs that run (each hypervisor's
+    havirt.cluster.guest_agent_info result); '' when none was asked."""
+    seen = {}
+    for host in hypervisors:
+        for vm, verdict in sorted((_result(hostvars, host, "__status_agents").get("agents") or {}).items()):
+            state = (verdict or {}).get("state") or "error"
+            if vm in names and state != "not running":
+                seen[vm] = state if state in dict(AGENT_GROUPS) else "error"
+    if not seen:
+        return ""
+    parts = []
+    for state, label in AGENT_GROUPS:
+        found = sorted(vm for vm, verdict in seen.items() if verdict == state)
+        if found or state == "answers":
+            parts.append("%s: %s" % (label, ", ".join(found) or "none"))
+    return "guest agents: " + "; ".join(parts)
+
+
 def _drbd(hostvars, host, resources):
     content = _result(hostvars, host, "__status_drbd").get("content") or ""
     try:
@@ -243,6 +271,8 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
     running = _running(hostvars, hypervisors)
     lines = [_cluster_line(cluster, list(nodes or []))]
     lines += _vm_lines(cluster, running, hypervisors, vms, vm_prefix or "", bool(cluster_managed))
+    agents = _agents_line(hostvars, hypervisors, [vm.get("name") for vm in vms if isinstance(vm, Mapping)])
+    lines += [agents] if agents else []
     failed = ["%s on %s (%s)" % (failure.get("op_key"), failure.get("node"), failure.get("exitstatus") or "?")
               for failure in cluster.get("failures") or []]
     lines.append("failed actions: " + ("; ".join(failed) or "none"))

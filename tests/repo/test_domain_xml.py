@@ -99,3 +99,14 @@ def test_never_autostarted_and_console_logged():
     text = render(FILE_VM)
     assert "autostart" not in text
     assert ET.fromstring(text).find("./devices/serial/log").get("file") == "/var/log/libvirt/qemu/speedauth-console.log"
+
+
+@pytest.mark.parametrize("case", ["kvm-iscsi", "qemu-direct-boot", "xen-file"])
+def test_a_guest_agent_channel_on_qemu_only(case):
+    vm, settings = CASES[case]
+    root = ET.fromstring(render(vm, **settings))
+    channels = [c.find("target").attrib for c in root.iter("channel")]
+    if settings.get("vms_domain_type") == "xen":
+        assert channels == []
+    else:
+        assert channels == [{"type": "virtio", "name": "org.qemu.guest_agent.0"}]

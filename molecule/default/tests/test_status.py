@@ -33,6 +33,10 @@ def test_status_tells_what_the_nodes_say(inv):
     for vm in lab_vms.vms():
         assert f"vm {vm['name']}: {' AND '.join(lab_vms.running_on(vm['name']))}" in lines, lines
     assert "failed actions: none" in lines
+    # Each guest has the agent's channel (no NO CHANNEL); the lab's busybox guests run no agent.
+    names = ", ".join(sorted(vm["name"] for vm in lab_vms.vms()))
+    assert ("guest agents: answering: none; NOT ANSWERING (qemu-guest-agent not running in the guest, or busy): "
+            f"{names}") in lines, lines
     for name in cluster:
         assert any(re.match(rf"{name}: clock [0-9.]+ seconds (fast|slow)", line) for line in lines), lines
     # Containers cannot load DRBD: the status says so instead of guessing.

@@ -51,6 +51,15 @@ def test_never_autostarted(inv, vm):
     assert "Autostart:      disable" in host.check_output("virsh dominfo %s", vm)
 
 
+@pytest.mark.parametrize("vm", NAMES)
+def test_has_a_guest_agent_channel_that_its_busybox_never_opens(inv, vm):
+    host = inv.node(running_on(vm)[0])
+    assert "name='org.qemu.guest_agent.0'" in host.check_output("virsh dumpxml %s", vm)
+    # libvirt knows the channel (else "not configured") and that no agent opened it in the guest.
+    ping = host.run("virsh qemu-agent-command %s '{\"execute\":\"guest-ping\"}' --timeout 2", vm)
+    assert ping.rc != 0 and "QEMU guest agent is not connected" in ping.stderr, ping.stdout + ping.stderr
+
+
 def test_domain_xml_is_identical_on_every_hypervisor(inv):
     sums = {h: inv.node(h).check_output("cd /etc/havirt/vms && sha256sum *.xml") for h in inv.group("hypervisors")}
     assert len(set(sums.values())) == 1, sums

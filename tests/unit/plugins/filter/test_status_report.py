@@ -205,3 +205,19 @@ def test_a_vm_marked_absent_is_said_removed_or_still_there():
                     vms=absent)
     assert "vm masterauth: NOT RUNNING (removed: state absent in havirt_vms; its disk is kept)" in lines
     assert not [line for line in lines if "UNKNOWN TO THE INVENTORY" in line or "NOT IN THE CLUSTER" in line]
+
+
+def test_the_guest_agents_are_summed_up_when_asked():
+    hostvars = _hostvars()
+    assert not [line for line in _report(hostvars=hostvars) if line.startswith("guest agents")]
+    hostvars["servvirt1"]["__status_agents"] = {"agents": {
+        "passata": {"state": "answers"}, "speedauth": {"state": "not answering"}, "stray": {"state": "answers"}}}
+    hostvars["servvirt2"]["__status_agents"] = {"agents": {"masterauth": {"state": "no channel"}}}
+    assert ("guest agents: answering: passata; NOT ANSWERING (qemu-guest-agent not running in the guest, or busy): "
+            "speedauth; NO CHANNEL (started before the vms role gave it one: restart the VM): masterauth"
+            in _report(hostvars=hostvars))
+    # A VM that stopped while asked is left out; nobody answering says none.
+    hostvars["servvirt1"]["__status_agents"] = {"agents": {"passata": {"state": "not running"}}}
+    hostvars["servvirt2"]["__status_agents"] = {"agents": {"masterauth": {"state": "???"}}}
+    assert ("guest agents: answering: none; UNREADABLE (run havirt.cluster.guest_agent_info on its hypervisor): "
+            "masterauth" in _report(hostvars=hostvars))
