@@ -20,6 +20,7 @@ from ansible_collections.havirt.cluster.plugins.filter.chrony import chrony_cloc
 from ansible_collections.havirt.cluster.plugins.filter.drbd_summary import drbd_summary
 from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fence_history_summary
 from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, room, unavailable
+from ansible_collections.havirt.cluster.plugins.module_utils import guest_agent as agent
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
 
 DOCUMENTATION = r"""
@@ -190,10 +191,10 @@ def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
 
 
 AGENT_GROUPS = (
-    ("answers", "answering"),
-    ("not answering", "NOT ANSWERING (qemu-guest-agent not running in the guest, or busy)"),
-    ("no channel", "NO CHANNEL (started before the vms role gave it one: restart the VM)"),
-    ("error", "UNREADABLE (run havirt.cluster.guest_agent_info on its hypervisor)"),
+    (agent.ANSWERS, "answering"),
+    (agent.NOT_ANSWERING, "NOT ANSWERING (qemu-guest-agent not running in the guest, or busy)"),
+    (agent.NO_CHANNEL, "NO CHANNEL (started before the vms role gave it one: restart the VM)"),
+    (agent.ERROR, "UNREADABLE (run havirt.cluster.guest_agent_info on its hypervisor)"),
 )
 
 
@@ -203,15 +204,15 @@ def _agents_line(hostvars, hypervisors, names):
     seen = {}
     for host in hypervisors:
         for vm, verdict in sorted((_result(hostvars, host, "__status_agents").get("agents") or {}).items()):
-            state = (verdict or {}).get("state") or "error"
-            if vm in names and state != "not running":
-                seen[vm] = state if state in dict(AGENT_GROUPS) else "error"
+            state = (verdict or {}).get("state") or agent.ERROR
+            if vm in names and state != agent.NOT_RUNNING:
+                seen[vm] = state if state in dict(AGENT_GROUPS) else agent.ERROR
     if not seen:
         return ""
     parts = []
     for state, label in AGENT_GROUPS:
         found = sorted(vm for vm, verdict in seen.items() if verdict == state)
-        if found or state == "answers":
+        if found or state == agent.ANSWERS:
             parts.append("%s: %s" % (label, ", ".join(found) or "none"))
     return "guest agents: " + "; ".join(parts)
 
