@@ -143,3 +143,14 @@ def playbook(name: str, *extra: str, timeout: int = 600) -> subprocess.Completed
         ["ansible-playbook", "-i", str(inv.inventory_path()), name, *extra],
         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=timeout,
     )
+
+
+# The README's way to apply a change to havirt_vms alone.
+VMS_CHANGE_TAGS = ("--tags", "vms,cluster")
+
+
+def site(*extra: str, whole: bool = False, timeout: int = 900) -> tuple[subprocess.CompletedProcess, str]:
+    """site.yml, whole or only its VMs' and cluster manager's parts
+    (VMS_CHANGE_TAGS); the run and what it printed (stdout, stderr)."""
+    run = playbook("site.yml", *(() if whole else VMS_CHANGE_TAGS), *extra, timeout=timeout)
+    return run, run.stdout + run.stderr

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-import subprocess
+
+from labkit import vms as lab_vms
 
 BEGIN = "# BEGIN havirt.cluster"
 END = "# END havirt.cluster"
@@ -63,9 +64,7 @@ def test_debian_loopback_name_line_is_removed(inv):
     host = inv.node(name)
     host.check_output(f"printf '127.0.1.1\\t{name}.example.org {name}\\n127.0.1.1\\tnot-a-node\\n' >> /etc/hosts")
     try:
-        run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), "site.yml", "--tags", "base",
-                              "--limit", name], cwd=inv.PROJECT,
-                             env=inv.clean_env(), capture_output=True, text=True, timeout=300)
+        run = lab_vms.playbook("site.yml", "--tags", "base", "--limit", name, timeout=300)
         assert run.returncode == 0, run.stdout + run.stderr
         assert re.search(rf"^{name}\s+: ok=\d+\s+changed=1\s", run.stdout, re.M), run.stdout
         lines = host.file("/etc/hosts").content_string.splitlines()

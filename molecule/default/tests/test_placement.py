@@ -50,13 +50,6 @@ def _utilization(inv, node, name):
     return int(out.strip())
 
 
-def _site(*extra):
-    """site.yml as the README says to apply a change to havirt_vms alone:
-    the VMs' and the cluster manager's plays (--tags vms,cluster)."""
-    run = lab_vms.playbook("site.yml", "--tags", "vms,cluster", *extra, timeout=900)
-    return run, run.stdout + run.stderr
-
-
 @pytest.fixture(scope="module", autouse=True)
 def placement_undone(inv):
     """Settled before; after, if a test stopped half-way: site.yml without
@@ -65,7 +58,7 @@ def placement_undone(inv):
     yield
     if STATE["placement"]:
         fo.wait_settled(timeout=400)
-        run, said = _site()
+        run, said = lab_vms.site()
         assert run.returncode == 0, said[-3000:]
         _home()
 
@@ -92,7 +85,7 @@ def test_each_hypervisor_offers_its_memory_less_the_reserve(inv):
 
 def test_a_capacity_under_what_a_hypervisor_runs_is_refused(inv, tmp_path_factory):
     before = _storage(inv).check_output("cibadmin --query --scope nodes")
-    run, said = _site("-e", f"@{_vars_file(inv, tmp_path_factory, 'small.yml', 200)}")
+    run, said = lab_vms.site("-e", f"@{_vars_file(inv, tmp_path_factory, 'small.yml', 200)}")
     assert run.returncode != 0
     assert "servvirt1 runs passata, speedauth, which need more than its new capacity offers (memory: 256 MiB run " \
            "there, 200 offered): the cluster would stop VMs there" in said, said[-3000:]
@@ -105,7 +98,7 @@ def test_vms_kept_apart_and_a_move_the_cluster_would_undo_is_refused(inv, tmp_pa
     STATE["placement"] = True
     # The same variables for every playbook, as an inventory would hold them.
     placement = ("-e", f"@{_vars_file(inv, tmp_path_factory, 'placement.yml', CAPACITY_MB)}")
-    run, said = _site(*placement)
+    run, said = lab_vms.site(*placement)
     assert run.returncode == 0, said[-3000:]
     constraints = _storage(inv).check_output("cibadmin --query --scope constraints")
     assert re.search(r'<rsc_colocation id="vm-masterauth-avoids-vm-speedauth" rsc="vm-masterauth" '
@@ -170,7 +163,7 @@ def test_a_survivor_without_room_for_all_runs_the_first_and_says_why_the_last_wa
 
 def test_site_without_the_placement_takes_it_back(inv):
     lab_vms.crm(inv, "--wait", "--timeout", "120s")
-    run, said = _site()
+    run, said = lab_vms.site()
     assert run.returncode == 0, said[-3000:]
     STATE["placement"] = False
     assert "-avoids-" not in _storage(inv).check_output("cibadmin --query --scope constraints")

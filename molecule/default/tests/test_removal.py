@@ -30,14 +30,6 @@ def _storage(inv):
     return inv.node(inv.group("storage")[0])
 
 
-def _site(*extra, whole=False):
-    """site.yml: whole, or as the README says to apply a change to
-    havirt_vms alone (--tags vms,cluster)."""
-    tags = () if whole else ("--tags", "vms,cluster")
-    run = lab_vms.playbook("site.yml", *tags, *extra, timeout=900)
-    return run, run.stdout + run.stderr
-
-
 @pytest.fixture(scope="module")
 def absent_vars(inv, tmp_path_factory):
     roles = yaml.safe_load((inv.inventory_path() / "group_vars" / "cluster" / "roles.yml").read_text())
@@ -56,7 +48,7 @@ def brought_back(inv):
     fo.wait_settled()
     yield
     if STATE["removed"]:
-        run, said = _site()
+        run, said = lab_vms.site()
         assert run.returncode == 0, said[-3000:]
         fo.wait_settled()
 
@@ -66,7 +58,7 @@ def test_site_removes_a_vm_marked_absent_and_keeps_its_disk(inv, absent_vars):
     size_before = _storage(inv).check_output("stat -c %%s %s", lun)
     STATE["token"] = fo.write_tokens([VM], "removal")[VM]
     STATE["removed"] = True
-    run, said = _site("-e", f"@{absent_vars}", whole=True)
+    run, said = lab_vms.site("-e", f"@{absent_vars}", whole=True)
     assert run.returncode == 0, said[-3000:]
 
     rid = lab_vms.resource(VM)
@@ -87,7 +79,7 @@ def test_site_removes_a_vm_marked_absent_and_keeps_its_disk(inv, absent_vars):
 
 
 def test_a_second_run_changes_nothing(absent_vars):
-    run, said = _site("-e", f"@{absent_vars}")
+    run, said = lab_vms.site("-e", f"@{absent_vars}")
     assert run.returncode == 0, said[-3000:]
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
     assert recap and all(changed == "0" for _node, changed in recap), said[-4000:]
@@ -102,7 +94,7 @@ def test_status_says_removed_and_migrate_refuses(absent_vars):
 
 
 def test_without_the_mark_it_comes_back_with_its_disk():
-    run, said = _site()
+    run, said = lab_vms.site()
     assert run.returncode == 0, said[-3000:]
     STATE["removed"] = False
     assert lab_vms.running_on(VM) == [lab_vms.vm_spec(VM)["preferred"]]
