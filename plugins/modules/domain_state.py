@@ -99,6 +99,7 @@ waited_s:
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.havirt.cluster.plugins.module_utils.libvirt_connection import open_or_fail
 from ansible_collections.havirt.cluster.plugins.module_utils.domain_state import absent, describe
 
 try:
@@ -170,11 +171,7 @@ def main():
     params = module.params
     if params["wait_for_migration"] < 0:
         module.fail_json(msg="wait_for_migration is %d: give 0 (do not wait) or a number of seconds" % params["wait_for_migration"])
-    libvirt.registerErrorHandler(lambda *args: None, None)  # errors come back as exceptions, and answers
-    try:
-        conn = libvirt.open(params["uri"])
-    except libvirt.libvirtError as exc:
-        module.fail_json(msg="cannot open %s on this host: %s (is libvirtd running?)" % (params["uri"], exc))
+    conn = open_or_fail(module, libvirt, params["uri"])
     started = time.monotonic()
     deadline = started + params["wait_for_migration"]
     try:

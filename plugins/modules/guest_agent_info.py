@@ -77,6 +77,7 @@ agents:
 import json
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.havirt.cluster.plugins.module_utils.libvirt_connection import open_or_fail
 from ansible_collections.havirt.cluster.plugins.module_utils.guest_agent import ping_verdict
 
 try:
@@ -110,11 +111,7 @@ def main():
     params = module.params
     if params["timeout"] < 1:
         module.fail_json(msg="timeout is %d: give 1 second or more" % params["timeout"])
-    libvirt.registerErrorHandler(lambda *args: None, None)  # errors come back as exceptions
-    try:
-        conn = libvirt.open(params["uri"])
-    except libvirt.libvirtError as exc:
-        module.fail_json(msg="cannot open %s on this host: %s (is libvirtd running?)" % (params["uri"], exc))
+    conn = open_or_fail(module, libvirt, params["uri"])
     agents = {}
     try:
         for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
