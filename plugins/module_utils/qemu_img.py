@@ -133,15 +133,22 @@ def fstype_problem(mounts, path, fstype):
     return None
 
 
-def plan(path, current, fmt, size):
+def plan(path, current, fmt, size, source=None):
     """What to do for ``path`` to be a ``fmt`` image of ``size`` bytes, given
     ``current`` (parse_info's dict, or None when the file does not exist):
     ``create``, ``grow`` or ``none``. A different format or a smaller size
-    raise ImageError (nothing is changed)."""
+    raise ImageError (nothing is changed). ``source`` (parse_info's dict of
+    the image to copy, with its ``path``) only counts when ``path`` does not
+    exist: an existing image is the guest's, whatever the source."""
     if fmt not in FORMATS:
         raise ImageError("format %r: this module makes %s images" % (fmt, " and ".join(FORMATS)))
     if current is None:
-        if size is None:
+        if source is not None and size is not None and size < source["virtual_size"]:
+            raise ImageError(
+                "the source image %s is %s, bigger than the %s asked for %s: a copy cannot be smaller than its "
+                "source. Give a size of %s or more (or none: the source's)"
+                % (source["path"], human(source["virtual_size"]), human(size), path, human(source["virtual_size"])))
+        if size is None and source is None:
             raise ImageError("%s does not exist and no size was given to create it" % path)
         return "create"
     if current["format"] != fmt:
@@ -157,3 +164,23 @@ def plan(path, current, fmt, size):
             "in the inventory (or shrink the guest's file system and the image by hand)"
             % (path, human(current["virtual_size"]), human(size)))
     return "grow"
+
+
+def partial_path(path):
+    """Where an image copied from a source is written before it is renamed
+    to ``path``: a copy cut short never passes for a VM's disk."""
+    return os.path.join(os.path.dirname(path), ".%s.havirt-partial" % os.path.basename(path))
+
+
+def create_commands(qemu_img, path, fmt, size, source=None):
+    """The qemu-img commands that create ``path``: an empty image of
+    ``size`` bytes, or a copy of ``source`` (parse_info's dict with its
+    ``path``) converted to ``fmt`` into partial_path(path) and grown to
+    ``size`` when that is bigger than the source (the caller renames it)."""
+    if source is None:
+        return [[qemu_img, "create", "-q", "-f", fmt, path, str(size)]]
+    partial = partial_path(path)
+    commands = [[qemu_img, "convert", "-q", "-f", source["format"], "-O", fmt, source["path"], partial]]
+    if size is not None and size > source["virtual_size"]:
+        commands.append([qemu_img, "resize", "-q", "-f", fmt, partial, str(size)])
+    return commands

@@ -15,7 +15,7 @@ author: havirt.cluster contributors (@havirt)
 description:
   - >-
     Makes O(path) a disk image of format O(format) and virtual size O(size): creates it when it does not exist
-    (C(qemu-img create), sparse, mode 0600, its missing parent directories 0755), grows it when it is smaller
+    (C(qemu-img create), sparse, mode 0600, its missing parent directories 0755; or a copy of O(source)), grows it when it is smaller
     (C(qemu-img resize)), and leaves it alone when it has the size. It reads the image with C(qemu-img info -U),
     which works while a VM runs on it.
   - >-
@@ -56,6 +56,18 @@ options:
     type: list
     elements: str
     default: []
+  source:
+    description:
+      - >-
+        An image file on this host (any format C(qemu-img) reads, e.g. a distribution's cloud image) to copy into
+        O(path) when O(path) does not exist: converted to O(format) (C(qemu-img convert), sparse) into a hidden
+        partial file beside O(path), grown to O(size) when that is bigger, then renamed to O(path), so that a copy
+        cut short never passes for a VM's disk. Without O(size) the copy has the source's virtual size; a size
+        smaller than the source's is refused.
+      - >-
+        Ignored when O(path) exists: an image that exists is the guest's disk, whatever the source holds; it is
+        never overwritten.
+    type: path
   fstype:
     description:
       - >-
@@ -79,6 +91,15 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: A VM's disk copied from a cloud image on the store, once, and grown to 20 GiB
+  havirt.cluster.disk_image:
+    path: /cluster/vms/speedauth.qcow2
+    format: qcow2
+    size: 20G
+    source: /cluster/images/debian-13-genericcloud-amd64.qcow2
+    fstype: ocfs2
+  run_once: true
+
 - name: A 20 GiB qcow2 disk for the DNS server on the OCFS2 store (once, for every hypervisor)
   havirt.cluster.disk_image:
     path: /cluster/vms/passata.qcow2
@@ -120,8 +141,21 @@ actual_size:
   returned: success
   type: int
   sample: 200704
+source:
+  description: The source image a created image was copied from; null when it was created empty.
+  returned: when O(path) was created (would be, in check mode)
+  type: str
+  sample: /cluster/images/debian-13-genericcloud-amd64.qcow2
+commands:
+  description: >-
+    Every qemu-img command run (to be run, in check mode), in order: a create; a convert from O(source), then a
+    resize when the size is bigger than the source's; or a resize. Empty when nothing changes.
+  returned: success
+  type: list
+  elements: list
+  sample: [[qemu-img, convert, -q, -f, qcow2, -O, qcow2, /cluster/images/debian-13.qcow2, /cluster/vms/.a.qcow2.havirt-partial]]
 command:
-  description: The qemu-img command run (to be run, in check mode); empty when nothing changes.
+  description: The first of RV(commands) (empty when nothing changes).
   returned: success
   type: list
   elements: str
@@ -134,7 +168,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import (
-    ImageError, fstype_problem, human, is_lock_error, parse_info, parse_mountinfo, parse_size, plan)
+    ImageError, create_commands, fstype_problem, human, is_lock_error, parse_info, parse_mountinfo, parse_size,
+    partial_path, plan)
 
 MOUNTINFO = "/proc/self/mountinfo"
 
@@ -147,6 +182,34 @@ def read_image(module, qemu_img, path):
     if rc != 0:
         raise ImageError("qemu-img info %s failed (rc %d): %s" % (path, rc, (err or out).strip()))
     return parse_info(out)
+
+
+def read_source(module, qemu_img, source):
+    """parse_info's dict of the image to copy, with its path; refused when
+    it is not there."""
+    if not os.path.isabs(source):
+        raise ImageError("source %s is not absolute" % source)
+    found = read_image(module, qemu_img, source)
+    if found is None:
+        raise ImageError("the source image %s does not exist on this host: copy it there first (vms_images puts "
+                         "images on the shared store)" % source)
+    found["path"] = source
+    return found
+
+
+def copy_from_source(module, commands, path):
+    """Run the convert (and resize) into the partial file, then rename it
+    to ``path``; a failure removes the partial file and fails the module."""
+    partial = partial_path(path)
+    for command in commands:
+        rc, out, err = module.run_command(command)
+        if rc != 0:
+            if os.path.lexists(partial):
+                os.unlink(partial)
+            module.fail_json(msg="%s failed (rc %d): %s. Nothing was changed." % (
+                " ".join(command), rc, (err or out).strip()), changed=False)
+    os.chmod(partial, 0o600)
+    os.rename(partial, path)
 
 
 def check_fstype(path, fstype):
@@ -172,6 +235,7 @@ def main():
             size=dict(type="str"),
             fstype=dict(type="str", default=""),
             in_use_on=dict(type="list", elements="str", default=[]),
+            source=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -186,19 +250,28 @@ def main():
     try:
         size = None if module.params["size"] in (None, "") else parse_size(module.params["size"])
         current = read_image(module, qemu_img, path)
-        action = plan(path, current, fmt, size)
+        source = None
+        if current is None and module.params["source"]:
+            source = read_source(module, qemu_img, module.params["source"])
+        action = plan(path, current, fmt, size, source)
     except ImageError as exc:
         refuse(module, exc)
+    if action == "create" and size is None:
+        size = source["virtual_size"]
 
     before = dict(format=current["format"], virtual_size=current["virtual_size"]) if current else "absent"
     result = dict(changed=action != "none", action=action, format=fmt,
                   virtual_size=size if action != "none" else current["virtual_size"],
                   previous_size=current["virtual_size"] if current else None,
                   actual_size=current["actual_size"] if current else 0, command=[])
+    commands = []
     if action == "create":
-        result["command"] = [qemu_img, "create", "-q", "-f", fmt, path, str(size)]
+        commands = create_commands(qemu_img, path, fmt, size, source)
+        result["source"] = source["path"] if source else None
     elif action == "grow":
-        result["command"] = [qemu_img, "resize", "-q", "-f", fmt, path, str(size)]
+        commands = [[qemu_img, "resize", "-q", "-f", fmt, path, str(size)]]
+    result["command"] = commands[0] if commands else []
+    result["commands"] = commands
     if module._diff and action != "none":
         result["diff"] = dict(before_header=path, after_header=path, before=before,
                               after=dict(format=fmt, virtual_size=size))
@@ -222,6 +295,9 @@ def main():
         except OSError as exc:
             if exc.errno != errno.EEXIST:
                 module.fail_json(msg="cannot create the directory of %s: %s. Nothing was changed." % (path, exc))
+    if source is not None:
+        copy_from_source(module, commands, path)
+        module.exit_json(**result)
     rc, out, err = module.run_command(result["command"])
     if rc != 0:
         message = (err or out).strip()

@@ -4,6 +4,9 @@ here, so that what the module creates, grows or refuses is seen on disk."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -164,3 +167,93 @@ def test_growing_an_image_of_a_vm_running_on_another_hypervisor_is_refused_befor
     kind, result, _calls = module(dict(path=str(path), format="qcow2", size="64M", in_use_on=["servvirt1"]),
                                   info="trixie-info-qcow2")
     assert kind == "exit" and not result["changed"]
+
+
+# A copy of a source image (a cloud image): these run the real qemu-img of
+# this machine (qemu-utils) on files made here, not captured answers.
+
+def _real(argv, _data):
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _qemu_io(path, command, fmt="qcow2"):
+    return subprocess.run(["qemu-io", "-f", fmt, "-c", command, str(path)], capture_output=True, text=True, check=False)
+
+
+def _info(path):
+    return json.loads(subprocess.run(["qemu-img", "info", "--output=json", "-U", str(path)], capture_output=True,
+                                     text=True, check=True).stdout)
+
+
+@pytest.fixture
+def source(tmp_path):
+    """A 64 MiB qcow2 with a pattern written 1 MiB in."""
+    path = tmp_path / "images" / "debian-13.qcow2"
+    path.parent.mkdir()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "64M"], check=True)
+    assert _qemu_io(path, "write -P 0x5a 1M 64k").returncode == 0
+    return path
+
+
+@pytest.mark.skipif(not shutil.which("qemu-img") or not shutil.which("qemu-io"), reason="needs qemu-utils")
+def test_a_missing_image_is_copied_from_its_source_grown_and_never_copied_again(run_module, store, source):
+    path = store / "vms" / "passata.qcow2"
+    args = dict(path=str(path), format="qcow2", size="128M", source=str(source), fstype="ocfs2")
+    kind, result = run_module(disk_image.main, args, _real, shutil.which("qemu-img"), diff=True)
+    assert kind == "exit" and result["changed"] and result["action"] == "create", result
+    assert result["source"] == str(source) and [c[1] for c in result["commands"]] == ["convert", "resize"]
+    assert _info(path)["format"] == "qcow2" and _info(path)["virtual-size"] == 128 * MIB
+    assert _qemu_io(path, "read -P 0x5a 1M 64k").returncode == 0
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    assert result["diff"]["after"] == dict(format="qcow2", virtual_size=128 * MIB)
+
+    # The source changes (a newer cloud image): the VM's disk is the guest's, never copied again.
+    assert _qemu_io(source, "write -P 0x11 1M 64k").returncode == 0
+    kind, result = run_module(disk_image.main, args, _real, shutil.which("qemu-img"))
+    assert kind == "exit" and not result["changed"] and result["commands"] == []
+    assert _qemu_io(path, "read -P 0x5a 1M 64k").returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("qemu-img") or not shutil.which("qemu-io"), reason="needs qemu-utils")
+def test_a_copy_without_a_size_has_the_sources_and_may_change_format(run_module, store, source):
+    path = store / "vms" / "speedauth.img"
+    kind, result = run_module(disk_image.main, dict(path=str(path), source=str(source)), _real, shutil.which("qemu-img"))
+    assert kind == "exit" and result["changed"] and [c[1] for c in result["commands"]] == ["convert"]
+    assert _info(path)["format"] == "raw" and _info(path)["virtual-size"] == 64 * MIB == result["virtual_size"]
+    assert _qemu_io(path, "read -P 0x5a 1M 64k", fmt="raw").returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("qemu-img"), reason="needs qemu-utils")
+def test_a_size_under_the_sources_is_refused_and_nothing_is_written(run_module, store, source):
+    path = store / "vms" / "masterauth.qcow2"
+    kind, result = run_module(disk_image.main, dict(path=str(path), format="qcow2", size="32M", source=str(source)),
+                              _real, shutil.which("qemu-img"))
+    assert kind == "fail" and not path.parent.exists()
+    assert result["msg"] == (f"the source image {source} is 64 MiB ({64 * MIB} bytes), bigger than the 32 MiB "
+                             f"({32 * MIB} bytes) asked for {path}: a copy cannot be smaller than its source. Give a "
+                             f"size of 64 MiB ({64 * MIB} bytes) or more (or none: the source's). Nothing was changed.")
+
+
+def test_a_missing_source_is_refused(module, store):
+    path = store / "vms" / "soldi.qcow2"
+    kind, result, calls = module(dict(path=str(path), source="/cluster/images/nothere.qcow2"))
+    assert kind == "fail" and calls == [] and not path.parent.exists()
+    assert result["msg"].startswith("the source image /cluster/images/nothere.qcow2 does not exist on this host")
+
+
+def test_a_copy_that_fails_leaves_no_partial_file(run_module, store, tmp_path):
+    src = tmp_path / "src.qcow2"
+    src.write_bytes(b"")
+    path = store / "vms" / "soldi.qcow2"
+
+    def run_command(argv, _data):
+        if argv[1] == "info":
+            return captured("info-qcow2")
+        Path(argv[-1]).write_bytes(b"half")  # convert wrote part of it, then failed
+        return 1, "", "qemu-img: error while writing at byte 1048576: No space left on device"
+    kind, result = run_module(disk_image.main, dict(path=str(path), format="qcow2", source=str(src)), run_command,
+                              QEMU_IMG)
+    assert kind == "fail" and not result["changed"]
+    assert "No space left on device. Nothing was changed." in result["msg"]
+    assert list(path.parent.iterdir()) == []
