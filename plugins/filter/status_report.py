@@ -19,7 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.havirt.cluster.plugins.filter.chrony import chrony_clock_summary
 from ansible_collections.havirt.cluster.plugins.filter.drbd_summary import drbd_summary
 from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fence_history_summary
-from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, room, unavailable
+from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, room, unavailable, used
 from ansible_collections.havirt.cluster.plugins.module_utils import guest_agent as agent
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
 
@@ -143,12 +143,13 @@ def _no_room(cluster, spec, hypervisors, vms, prefix):
     if strategy == "default" or not spec:
         return ""
     places = []
+    taken = used(cluster, vms, prefix)
     for host in hypervisors:
         why = unavailable(cluster, host)
         if why:
             places.append("%s %s" % (host, why))
             continue
-        fit = room(cluster, spec, vms, host, prefix)
+        fit = room(cluster, spec, vms, host, prefix, taken=taken)
         if not fit["short"]:
             return ""
         places.append("%s has %d MiB of %d free, %d vCPUs of %d" % (

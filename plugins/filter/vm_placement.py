@@ -141,16 +141,17 @@ def unavailable(status, node):
     return "in standby" if state.get("standby") else "in maintenance" if state.get("maintenance") else ""
 
 
-def room(status, vm, vms, node, prefix="vm-"):
+def room(status, vm, vms, node, prefix="vm-", taken=None):
     """What ``node`` offers the cluster's VMs against what ``vm`` needs:
     {need, offered, free, short} by utilization attribute; ``short`` lists
     the attributes it lacks (empty: the VM fits, or the cluster weighs no
-    capacity: placement-strategy default)."""
+    capacity: placement-strategy default). ``taken``: used(status, vms,
+    prefix), for a caller that asks about several nodes."""
     need = needs(vm)
     offered = dict((name, as_int((((status or {}).get("capacity") or {}).get(node) or {}).get(name)) or 0)
                    for name in need)
-    taken = used(status, vms, prefix).get(node, {})
-    free = dict((name, offered[name] - taken.get(name, 0)) for name in need)
+    on_node = (used(status, vms, prefix) if taken is None else taken).get(node, {})
+    free = dict((name, offered[name] - on_node.get(name, 0)) for name in need)
     weighed = ((status or {}).get("placement_strategy") or "default") != "default"
     short = [name for name in need if weighed and need[name] > free[name]]
     return {"need": need, "offered": offered, "free": free, "short": short}

@@ -5,6 +5,7 @@ client, on the guests' bridge, answering servdb on its own address."""
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 import pytest
 
@@ -64,6 +65,63 @@ def test_domain_xml_is_identical_on_every_hypervisor(inv):
     sums = {h: inv.node(h).check_output("cd /etc/havirt/vms && sha256sum *.xml") for h in inv.group("hypervisors")}
     assert len(set(sums.values())) == 1, sums
     assert sorted(line.split()[1] for line in next(iter(sums.values())).splitlines()) == sorted(f"{n}.xml" for n in NAMES)
+
+
+SEEDED = [v["name"] for v in vms() if v.get("cloud_init")]
+SEED_DIR = "/var/lib/havirt/seeds"
+
+
+def test_every_hypervisor_has_the_same_seed_of_each_vm_with_cloud_init(inv):
+    assert SEEDED, "the lab's inventory gives no VM cloud_init: nothing here would be tested"
+    sums = {h: inv.node(h).check_output(f"cd {SEED_DIR} && sha256sum *.iso") for h in inv.group("hypervisors")}
+    assert len(set(sums.values())) == 1, sums
+    assert sorted(line.split()[1] for line in next(iter(sums.values())).splitlines()) == \
+        sorted(f"{n}.iso" for n in SEEDED)
+    for host in inv.group("hypervisors"):
+        seed = inv.node(host).file(f"{SEED_DIR}/{SEEDED[0]}.iso")
+        assert seed.user == "root" and seed.mode == 0o644, host
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_a_guest_reads_the_seed_it_was_given(inv, vm):
+    """Through the guest's own kernel: its second disk is an ISO 9660
+    labelled cidata whose files are what cloud-init would read."""
+    said = http_get(vm, "/cgi-bin/seed", timeout=10)
+    if vm not in SEEDED:
+        assert said.strip() == "no seed", said
+        return
+    host = inv.node(running_on(vm)[0])
+    xml = host.check_output("virsh dumpxml %s", vm)
+    seeds = [d for d in ElementTree.fromstring(xml).iterfind("devices/disk")
+             if d.find("source") is not None and d.find("source").get("file") == f"{SEED_DIR}/{vm}.iso"]
+    assert len(seeds) == 1, xml
+    assert seeds[0].find("target").attrib == {"dev": "vdb", "bus": "virtio"} and seeds[0].find("readonly") is not None
+    # Not relabelled: the file stays root's while QEMU reads it (checked above on every hypervisor).
+    assert seeds[0].find("source/seclabel").attrib == {"model": "dac", "relabel": "no"}, xml
+    uuid = re.search(r"<uuid>([0-9a-f-]+)</uuid>", xml).group(1)
+    assert f"instance-id: {uuid}\nlocal-hostname: {vm}\n" in said, said
+    mac = re.search(r"<mac address='([0-9a-f:]+)'/>", xml).group(1)
+    hv = inv.hostvars(inv.group("hypervisors")[0])
+    prefix = hv.get("vms_cloud_init_prefix", 24)
+    assert f"macaddress: {mac}" in said and f"- {vm_spec(vm)['address']}/{prefix}" in said, said
+    assert f"via: {hv['vms_cloud_init_gateway']}" in said and f"- {hv['vms_cloud_init_search'][0]}" in said, said
+
+
+@pytest.mark.parametrize("vm", NAMES)
+def test_a_vnc_console_only_where_asked_and_only_on_loopback(inv, vm):
+    """The README's console: VNC on loopback of the hypervisor that runs
+    the VM (reached through SSH), or none."""
+    host = inv.node(running_on(vm)[0])
+    display = host.run("virsh domdisplay %s", vm)
+    if vm_spec(vm).get("graphics", "none") != "vnc":
+        assert display.rc != 0 and "No graphical display found" in display.stderr, display.stdout + display.stderr
+        return
+    found = re.fullmatch(r"vnc://127\.0\.0\.1:(\d+)", display.stdout.strip())
+    assert display.rc == 0 and found, display.stdout + display.stderr
+    port = 5900 + int(found.group(1))
+    # QEMU's VNC server greets with its protocol version.
+    hello = host.check_output(f"timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}; head -c 12 <&3'")
+    assert hello.startswith("RFB 003.008"), hello
 
 
 def test_chap_secret_is_private(inv, hypervisor):

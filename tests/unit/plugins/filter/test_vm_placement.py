@@ -11,7 +11,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.vm_placement import (
-    room, unavailable, vms_with_state, vm_avoid_constraints, vm_capacity_refusals, vm_node_capacities, vm_stale_avoid_constraints)
+    room, unavailable, used, vms_with_state, vm_avoid_constraints, vm_capacity_refusals, vm_node_capacities, vm_stale_avoid_constraints)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import merge, parse_crm_mon, parse_meta
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
@@ -120,6 +120,10 @@ def test_room_counts_what_the_cluster_runs_on_the_node():
     assert fit["short"] == ["hv_memory", "host_memory"]
     # masterauth (128) alone on servvirt2: 172 MiB left, enough for another.
     assert room(status, VMS[0], VMS, "servvirt2")["short"] == []
+    # What runs where, computed once by a caller that asks about each node, gives the same answers.
+    taken = used(status, VMS)
+    for node in ("servvirt1", "servvirt2"):
+        assert room(status, VMS[3], VMS, node, taken=taken) == room(status, VMS[3], VMS, node)
 
 
 def test_no_room_is_short_while_the_cluster_weighs_no_capacity():
