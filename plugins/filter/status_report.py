@@ -37,7 +37,10 @@ description:
     failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else its
     clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
     with any split brain recorded); then for each hypervisor whether each other could take its running VMs' memory
-    (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline."
+    (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline. Where the cluster
+    weighs capacity (placement-strategy not default) the room is pacemaker's own count (the survivor's capacity
+    less its VMs' utilization), capped by what the host has available less O(reserve_mb): C(NOT ENOUGH ROOM) when
+    the cluster would keep VMs stopped, C(NOT ENOUGH MEMORY) when its capacity promises more than the host has."
   - The per-node results are read from C(hostvars), as status.yml registers them (C(__status_chrony),
     C(__status_running), C(__status_agents), C(__status_available), C(__status_iscsi), C(__status_mount),
     C(__status_drbd), C(__status_split_brain)); a missing one reads as unknown or empty.
@@ -245,8 +248,15 @@ def _node_line(hostvars, host, hypervisors, running, drbd_resources):
     return line
 
 
-def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb):
+def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb, prefix):
+    """One line per (dead, survivor) pair: the memory the survivor must take.
+    Where the cluster weighs capacity (placement-strategy other than
+    default, the pacemaker role's utilization), the room is what pacemaker
+    itself counts: the survivor's capacity less what its VMs use, and
+    never more than the host has available now less the reserve."""
     memory = {vm.get("name"): as_int(vm.get("memory_mb")) or 0 for vm in vms if isinstance(vm, Mapping)}
+    weighed = (cluster.get("placement_strategy") or "default") != "default" and bool(cluster.get("capacity"))
+    taken = used(cluster, [vm for vm in vms if isinstance(vm, Mapping) and vm.get("name")], prefix) if weighed else {}
     lines = []
     for dead in hypervisors:
         need = sum(memory[name] for name in running.get(dead, []) if name in memory)
@@ -258,8 +268,22 @@ def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb):
                 lines.append("if %s dies: %s must take %d MiB but is %s -> NOWHERE TO GO" % (dead, survivor, need, why))
                 continue
             available = (as_int(_result(hostvars, survivor, "__status_available").get("stdout")) or 0) - reserve_mb
-            lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare -> %s"
-                         % (dead, survivor, need, available, "OK" if available >= need else "NOT ENOUGH MEMORY"))
+            offered = as_int(((cluster.get("capacity") or {}).get(survivor) or {}).get("hv_memory"))
+            if not weighed or offered is None:
+                lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare -> %s"
+                             % (dead, survivor, need, available, "OK" if available >= need else "NOT ENOUGH MEMORY"))
+                continue
+            free = offered - taken.get(survivor, {}).get("hv_memory", 0)
+            if need > free:
+                verdict = "NOT ENOUGH ROOM: the cluster keeps some of them stopped (priority decides which)"
+            elif need > available:
+                verdict = ("NOT ENOUGH MEMORY: the cluster would start them but the host has less free than its "
+                           "capacity says (raise pacemaker_vm_host_reserve_mb or lower havirt_vm_capacity)")
+            else:
+                verdict = "OK"
+            lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare (%d of its %d MiB capacity free "
+                         "in the cluster, %d available now less the reserve) -> %s"
+                         % (dead, survivor, need, min(free, available), free, offered, available, verdict))
     return lines
 
 
@@ -280,7 +304,7 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
     lines.append("failed actions: " + ("; ".join(failed) or "none"))
     lines.append("fencing history: " + fence_history_summary(fencing or {}, 3))
     lines += [_node_line(hostvars, host, hypervisors, running, list(drbd_resources or [])) for host in nodes or []]
-    lines += _capacity_lines(cluster, hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0)
+    lines += _capacity_lines(cluster, hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0, vm_prefix or "")
     return lines
 
 

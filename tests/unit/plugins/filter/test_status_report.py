@@ -86,6 +86,37 @@ def test_a_survivor_without_the_memory_is_said_so():
     assert "if servvirt1 dies: servvirt2 must take 256 MiB and has 144 MiB to spare -> NOT ENOUGH MEMORY" in lines
 
 
+def _weighed(servvirt1_mb, servvirt2_mb, strategy="balanced"):
+    """The healthy capture with the capacity the pacemaker role writes."""
+    cluster = _cluster("crm_mon-healthy-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    cluster.update(placement_strategy=strategy, capacity={
+        "servvirt1": {"cpu": 8, "hv_memory": servvirt1_mb, "host_memory": servvirt1_mb},
+        "servvirt2": {"cpu": 8, "hv_memory": servvirt2_mb, "host_memory": servvirt2_mb}})
+    return cluster
+
+
+def test_n_plus_one_counts_as_the_cluster_does_where_it_weighs_capacity():
+    # servvirt1 runs passata and speedauth (256 MiB), servvirt2 masterauth (256 MiB);
+    # available 700 and 600 MiB, less the 256 MiB reserve.
+    assert _report(cluster=_weighed(900, 700))[-2:] == [
+        "if servvirt1 dies: servvirt2 must take 256 MiB and has 344 MiB to spare (444 of its 700 MiB capacity free "
+        "in the cluster, 344 available now less the reserve) -> OK",
+        "if servvirt2 dies: servvirt1 must take 256 MiB and has 444 MiB to spare (644 of its 900 MiB capacity free "
+        "in the cluster, 444 available now less the reserve) -> OK"]
+    # Pacemaker's count is short: it would leave VMs stopped, whatever the host has free.
+    assert ("if servvirt1 dies: servvirt2 must take 256 MiB and has 144 MiB to spare (144 of its 400 MiB capacity "
+            "free in the cluster, 344 available now less the reserve) -> NOT ENOUGH ROOM: the cluster keeps some of "
+            "them stopped (priority decides which)") in _report(cluster=_weighed(900, 400))
+    # The capacity promises more than the host has: the cluster would start them into the OOM killer.
+    short = _report(cluster=_weighed(900, 700), hostvars=_hostvars(available={"servvirt1": "700", "servvirt2": "400"}))
+    assert ("if servvirt1 dies: servvirt2 must take 256 MiB and has 144 MiB to spare (444 of its 700 MiB capacity "
+            "free in the cluster, 144 available now less the reserve) -> NOT ENOUGH MEMORY: the cluster would start "
+            "them but the host has less free than its capacity says (raise pacemaker_vm_host_reserve_mb or lower "
+            "havirt_vm_capacity)") in short
+    # A cluster that weighs no capacity: the host's memory alone, as before.
+    assert _report(cluster=_weighed(900, 700, "default"))[-2:] == _report()[-2:]
+
+
 def test_vms_the_cluster_does_not_watch_or_does_not_have():
     cluster = _cluster("crm_mon-maintenance-unmanaged.xml", "resources-maintenance-unmanaged.xml")
     lines = _report(cluster, vms=VMS + [{"name": "radius", "memory_mb": 64}])
