@@ -23,7 +23,8 @@ description:
   - "Checks, for the pacemaker role: three or more nodes (with two and no quorum device, the survivor of a failure
     cannot tell a dead peer from a cut link); every node's ring address an IP address; corosync's key a text of at
     least 128 characters; each fence device with a unique name, an agent named C(fence_*) and targets that are
-    nodes of the cluster; a fence device at all unless O(allow_no_fencing); every node the target of a device."
+    nodes of the cluster; a fence device at all unless O(allow_no_fencing); every node the target of a device;
+    each alert recipient a mail address or an http(s) URL."
   - Returns every problem, one sentence each; an empty list means none. The key and the devices'
     C(secret_options) are never in a message, so the task needs no C(no_log) (which would hide the message).
 options:
@@ -56,6 +57,17 @@ options:
     description: pacemaker_allow_no_fencing.
     type: bool
     default: false
+  alert_mail_to:
+    description: pacemaker_alert_mail_to, each a mail address (C(user@domain)).
+    type: list
+    elements: str
+    default: []
+  alert_webhooks:
+    description: pacemaker_alert_webhooks, each an C(http://) or C(https://) URL; never in a message (a token may be
+      part of it).
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -83,6 +95,7 @@ _value:
 
 DEVICE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 AGENT = re.compile(r"^fence_[A-Za-z0-9_]+$")
+MAIL_ADDRESS = re.compile(r"[^@\s<>,;\"']+@[A-Za-z0-9.-]+")
 AUTHKEY_MIN = 128
 
 
@@ -117,8 +130,29 @@ def _device_problems(devices, nodes, group):
     return problems
 
 
+def _alert_problems(mail_to, webhooks):
+    """The alert recipients: mail addresses and http(s) URLs (a URL is never
+    quoted: it may carry the webhook's token)."""
+    problems = []
+    for name, value in (("pacemaker_alert_mail_to", mail_to), ("pacemaker_alert_webhooks", webhooks)):
+        if value is not None and not isinstance(value, (list, tuple)):
+            problems.append("%s must be a list, got a %s." % (name, type(value).__name__))
+    if problems:
+        return problems
+    bad = [str(address) for address in mail_to or []
+           if not isinstance(address, str) or not MAIL_ADDRESS.fullmatch(address)]
+    if bad:
+        problems.append("pacemaker_alert_mail_to: %s %s not a mail address (user@domain, nothing else)."
+                        % (", ".join(repr(address) for address in bad), "is" if len(bad) == 1 else "are"))
+    for index, url in enumerate(webhooks or []):
+        if not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url) or re.search(r"\s", url):
+            problems.append("pacemaker_alert_webhooks[%d] is not an http:// or https:// URL (not quoted here: it may "
+                            "hold a token)." % index)
+    return problems
+
+
 def pacemaker_problems(nodes, hostvars, group="cluster", address_variable="havirt_cluster_address",
-                       authkey=None, fence_devices=(), allow_no_fencing=False):
+                       authkey=None, fence_devices=(), allow_no_fencing=False, alert_mail_to=(), alert_webhooks=()):
     """Every problem of the pacemaker role's inventory, one sentence each; empty when none."""
     if not isinstance(nodes, (list, tuple)):
         raise AnsibleFilterError("pacemaker_problems: the nodes must be a list, got %r" % (nodes,))
@@ -156,6 +190,7 @@ def pacemaker_problems(nodes, hostvars, group="cluster", address_variable="havir
             "No fence device targets %s: the cluster could never recover the VMs of such a node when it fails (its "
             "resources would stay blocked until someone confirms it is off). Add it to a device's targets."
             % ", ".join(orphans))
+    problems += _alert_problems(alert_mail_to, alert_webhooks)
     return problems
 
 

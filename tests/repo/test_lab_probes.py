@@ -60,4 +60,4 @@ def test_apt_lists_are_refreshed_when_apt_knows_no_package(tmp_path):
 
 
 def test_every_probe_has_its_package():
-    assert set(probes.GUESTS + probes.ISCSI) <= set(probes.PACKAGES)
+    assert set(probes.GUESTS + probes.ISCSI + probes.MAIL) <= set(probes.PACKAGES)

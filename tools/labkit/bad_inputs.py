@@ -166,6 +166,10 @@ def _no_fencing(data, hosts, lab):
     _everywhere(hosts, pacemaker_fence_devices=[])
 
 
+def _alert_mail_not_an_address(data, hosts, lab):
+    _everywhere(hosts, pacemaker_alert_mail_to=["ops@havirt.lab", "Ops Team"])
+
+
 def _node_not_fenceable(data, hosts, lab):
     _everywhere(hosts, pacemaker_fence_devices=[_lab_fence_device(lab, targets=["servvirt1", "servvirt2"])])
 
@@ -264,6 +268,9 @@ CASES = {
         r"passata: the gateway 10\.99\.0\.1 is not on the guest's network 10\.210\.2\.0/24"),
     "two-vms-one-disk": Case(_two_vms_one_disk,
                              r"passata and speedauth would share LUN 3: a disk opened by two guests is destroyed"),
+    "alert-mail-not-an-address": Case(
+        _alert_mail_not_an_address,
+        r"pacemaker_alert_mail_to: 'Ops Team' is not a mail address \(user@domain, nothing else\)"),
     "two-node-cluster": Case(_two_node_cluster,
                              r"pacemaker needs three or more nodes in group 'hypervisors'; it has 2 "
                              r"\(servvirt1, servvirt2\)"),

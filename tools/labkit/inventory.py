@@ -51,7 +51,10 @@ def hostvars(name: str) -> dict:
     inventory, variables, loader = _manager()
     raw = variables.get_vars(host=inventory.get_host(name))
     templar = Templar(loader=loader, variables=raw)
-    return templar.template(raw, fail_on_undefined=False)
+    # Each variable on its own: ansible-core 2.19 leaves a whole value that
+    # has an undefined part untemplated, and a value naming hostvars (which
+    # this offline view has not) would leave every variable raw.
+    return {name: templar.template(value, fail_on_undefined=False) for name, value in raw.items()}
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,12 +19,15 @@ PACKAGES = {
     "ping": "iputils-ping",
     "iscsi-ls": "libiscsi-bin",
     "iscsi-readcapacity16": "libiscsi-bin",
+    "aiosmtpd": "python3-aiosmtpd",
 }
 # On the storage node: HTTP and ICMP to the guests' own addresses.
 GUESTS = ("curl", "ping")
 # On every node: libiscsi's userspace initiator (the container lab's
 # kernel has no iscsi_tcp).
 ISCSI = ("iscsi-ls", "iscsi-readcapacity16")
+# On the storage node: the mail sink that receives the cluster's alerts.
+MAIL = ("aiosmtpd",)
 
 
 def install_script(commands: tuple[str, ...]) -> str:

@@ -5,6 +5,8 @@ on a slow day (no time limits beyond "it happened at all")."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 import statistics
 import subprocess
@@ -13,6 +15,7 @@ import time
 import pytest
 
 from labkit import failover as fo
+from labkit import probes
 from labkit import timeline
 from labkit import vms as lab_vms
 
@@ -84,6 +87,64 @@ def test_a_crashed_hypervisor_is_fenced_and_its_vms_answer_from_the_other(inv):
     assert watch.most_running == 1
     assert watch.most_leases == 1
     assert _failures(inv) == []
+
+
+MAIL_DIR = "/var/tmp/havirt-mail"
+END = "==havirt-mail-end=="
+
+
+@pytest.fixture()
+def mail_sink(inv):
+    """An SMTP server on the storage node, where the lab's inventory sends
+    the cluster's alerts (pacemaker_alert_mail_relay, _port), its mailbox
+    emptied; the messages it received, parsed, from the callable."""
+    node = inv.node(fo.witness())
+    hv = inv.hostvars(fo.witness())
+    probes.ensure([fo.witness()], probes.MAIL)
+    node.run("systemctl stop havirt-mail-sink; systemctl reset-failed havirt-mail-sink")
+    node.check_output(f"rm -rf {MAIL_DIR} && mkdir -p {MAIL_DIR}/tmp {MAIL_DIR}/new {MAIL_DIR}/cur")  # a Maildir
+    # On every address: the relay the inventory names is this node's cluster address.
+    node.check_output(f"systemd-run --unit havirt-mail-sink aiosmtpd -n -l 0.0.0.0:{hv['pacemaker_alert_mail_port']} "
+                      f"-c aiosmtpd.handlers.Mailbox {MAIL_DIR}")
+
+    def received() -> list:
+        out = node.run(f"cd {MAIL_DIR} && for f in new/* cur/*; do [ -f \"$f\" ] && cat \"$f\" && echo {END}; done").stdout
+        return [email.message_from_string(raw.strip() + "\n", policy=email.policy.default)
+                for raw in out.split(END) if raw.strip()]
+
+    yield received
+    node.run("systemctl stop havirt-mail-sink")
+
+
+def test_a_crash_is_mailed_once_per_event(inv, mail_sink):
+    """The pacemaker role's alert agent, run by pacemaker on every node:
+    after a hypervisor crash one mail says it was lost, one that it was
+    fenced, one per VM where it started again, and one that the node came
+    back; nothing else but VMs started or moved."""
+    hv = inv.hostvars(fo.witness())
+    cluster = hv.get("pacemaker_cluster_name", "havirt")
+    victim = fo.busiest_hypervisor()
+    result = fo.crash(victim, "alerts")
+    fo.wait_settled()
+    expected = [rf"CRITICAL \[{cluster}\] node {victim} LOST",
+                rf"WARNING \[{cluster}\] node {victim} fenced \((reboot|off)\): its resources start elsewhere",
+                rf"INFO \[{cluster}\] node {victim} is back in the cluster"]
+    expected += [rf"INFO \[{cluster}\] vm {vm} started on \S+" for vm in result["vms"]]
+    deadline = time.monotonic() + 90
+    while True:
+        mails = mail_sink()
+        subjects = [str(mail["Subject"]) for mail in mails]
+        if all(any(re.fullmatch(rule, s) for s in subjects) for rule in expected) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    print(f"\n{victim} crashed; {len(mails)} mails: " + "; ".join(
+        f"{mail['Subject']} (from {mail['From']}, {mail['Date']})" for mail in mails))
+    assert result["vms"], f"{victim} ran no VM: nothing was tested"
+    for rule in expected:
+        assert len([s for s in subjects if re.fullmatch(rule, s)]) == 1, (rule, subjects)
+    others = [s for s in subjects if not any(re.fullmatch(rule, s) for rule in expected)]
+    assert all(re.fullmatch(rf"INFO \[{cluster}\] vm \S+ (started on|live-migrated to) \S+", s) for s in others), others
+    assert all(str(mail["To"]) == hv["pacemaker_alert_mail_to"][0] for mail in mails), [m["To"] for m in mails]
 
 
 def test_a_cut_hypervisor_is_fenced_and_no_vm_ever_runs_twice(inv):

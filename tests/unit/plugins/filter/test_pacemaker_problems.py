@@ -111,3 +111,18 @@ def test_an_address_with_blanks_around_it_is_not_one():
     hostvars = dict(HOSTVARS, servvirt1={"havirt_cluster_address": " 10.210.1.11"})
     assert _problems(hostvars=hostvars) == ["servvirt1: havirt_cluster_address ' 10.210.1.11' is not an IP address "
                                             "(corosync's ring address)."]
+
+
+def test_alert_recipients_are_mail_addresses_and_http_urls():
+    good = _problems(alert_mail_to=["ops@example.org", "root@localhost"],
+                     alert_webhooks=["https://hooks.example.org/T0/secret-token", "http://10.0.0.5:8080/alert"])
+    assert good == []
+    bad = _problems(alert_mail_to=["ops@example.org", "ops", "Ops <ops@example.org>"],
+                    alert_webhooks=["ftp://example.org/secret-token", "https://hooks.example.org/a b"])
+    assert bad == [
+        "pacemaker_alert_mail_to: 'ops', 'Ops <ops@example.org>' are not a mail address (user@domain, nothing else).",
+        "pacemaker_alert_webhooks[0] is not an http:// or https:// URL (not quoted here: it may hold a token).",
+        "pacemaker_alert_webhooks[1] is not an http:// or https:// URL (not quoted here: it may hold a token)."]
+    assert not any("secret-token" in problem for problem in bad)
+    assert _problems(alert_mail_to="ops@example.org") == [
+        "pacemaker_alert_mail_to must be a list, got a str."]
