@@ -139,11 +139,15 @@ def _cluster_line(cluster, nodes):
     return line
 
 
+def _weighs_capacity(cluster):
+    """Whether pacemaker places VMs by capacity (placement-strategy other than default)."""
+    return (cluster.get("placement_strategy") or "default") != "default"
+
+
 def _no_room(cluster, spec, hypervisors, vms, prefix):
     """Why the cluster keeps a VM stopped for want of room ('' when some
     hypervisor could hold it, or the cluster weighs no capacity)."""
-    strategy = cluster.get("placement_strategy") or "default"
-    if strategy == "default" or not spec:
+    if not _weighs_capacity(cluster) or not spec:
         return ""
     places = []
     taken = used(cluster, vms, prefix)
@@ -159,7 +163,7 @@ def _no_room(cluster, spec, hypervisors, vms, prefix):
             host, fit["free"]["hv_memory"], fit["offered"]["hv_memory"], fit["free"]["cpu"], fit["offered"]["cpu"]))
     need = needs(spec)
     return (" (NO HYPERVISOR CAN HOLD IT: it needs %d MiB and %d vCPUs; %s; placement-strategy %s)"
-            % (need["hv_memory"], need["cpu"], "; ".join(places), strategy))
+            % (need["hv_memory"], need["cpu"], "; ".join(places), cluster.get("placement_strategy")))
 
 
 def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
@@ -255,8 +259,9 @@ def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb, pr
     itself counts: the survivor's capacity less what its VMs use, and
     never more than the host has available now less the reserve."""
     memory = {vm.get("name"): as_int(vm.get("memory_mb")) or 0 for vm in vms if isinstance(vm, Mapping)}
-    weighed = (cluster.get("placement_strategy") or "default") != "default" and bool(cluster.get("capacity"))
-    taken = used(cluster, [vm for vm in vms if isinstance(vm, Mapping) and vm.get("name")], prefix) if weighed else {}
+    capacity = cluster.get("capacity") or {}
+    named = [vm for vm in vms if isinstance(vm, Mapping) and vm.get("name")]
+    taken = used(cluster, named, prefix) if _weighs_capacity(cluster) else {}
     lines = []
     for dead in hypervisors:
         need = sum(memory[name] for name in running.get(dead, []) if name in memory)
@@ -268,12 +273,13 @@ def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb, pr
                 lines.append("if %s dies: %s must take %d MiB but is %s -> NOWHERE TO GO" % (dead, survivor, need, why))
                 continue
             available = (as_int(_result(hostvars, survivor, "__status_available").get("stdout")) or 0) - reserve_mb
-            offered = as_int(((cluster.get("capacity") or {}).get(survivor) or {}).get("hv_memory"))
-            if not weighed or offered is None:
+            if not _weighs_capacity(cluster) or as_int((capacity.get(survivor) or {}).get("hv_memory")) is None:
                 lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare -> %s"
                              % (dead, survivor, need, available, "OK" if available >= need else "NOT ENOUGH MEMORY"))
                 continue
-            free = offered - taken.get(survivor, {}).get("hv_memory", 0)
+            # pacemaker's own count, as for a VM of that size (vm_placement.room).
+            fit = room(cluster, {"memory_mb": need}, named, survivor, prefix, taken=taken)
+            free, offered = fit["free"]["hv_memory"], fit["offered"]["hv_memory"]
             if need > free:
                 verdict = "NOT ENOUGH ROOM: the cluster keeps some of them stopped (priority decides which)"
             elif need > available:

@@ -19,7 +19,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int, ip_version
 
 KEYS = ("user", "ssh_keys", "prefix", "gateway", "dns", "search", "domain", "user_data", "instance_id")
 USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -67,11 +67,7 @@ def _list_of(value, what):
 
 
 def _is_address(text):
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
+    return ip_version(text) == 4
 
 
 def _user_data_problem(path, label):

@@ -7,26 +7,18 @@ crash: the survivor's promotion)."""
 from __future__ import annotations
 
 import functools
-import importlib.util
 import pathlib
 import types
 import xml.etree.ElementTree as ET
 
 import pytest
+import role_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "roles" / "drbd" / "files" / "havirt_drbd_fence_peer.py"
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "fence_peer"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("havirt_drbd_fence_peer", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _load()
+handler = role_files.load("drbd", "havirt_drbd_fence_peer")
 
 
 BOOKWORM_CIB = ROOT / "tests" / "unit" / "plugins" / "module_utils" / "fixtures" / "pacemaker_cib" / "lab-cluster.xml"

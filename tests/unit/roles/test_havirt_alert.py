@@ -9,26 +9,14 @@ from __future__ import annotations
 import email
 import email.policy
 import http.server
-import importlib.util
 import json
-import pathlib
 import socketserver
 import threading
 
 import pytest
+import role_files
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "roles" / "pacemaker" / "files" / "havirt_alert.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("havirt_alert", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-agent = _load()
+agent = role_files.load("pacemaker", "havirt_alert")
 
 BASE = {"CRM_alert_version": "3.0.0", "CRM_alert_timestamp": "10:42:01.123456", "cluster_name": "havirt",
         "vm_prefix": "vm-"}
