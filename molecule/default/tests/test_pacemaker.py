@@ -51,6 +51,14 @@ def test_corosync_links_are_encrypted_knet_between_the_inventory_addresses(inv, 
     assert node.check_output("sha256sum /etc/corosync/authkey").split()[0] == expected
 
 
+def test_corosync_runs_real_time_so_load_cannot_starve_the_token(inv, node_name):
+    # corosync asks for SCHED_RR itself; a node where it could not (the lab
+    # once ran it as an ordinary process) can miss the token when busy, be
+    # declared lost and fenced for nothing.
+    policy = inv.node(node_name).check_output("chrt -p $(pidof corosync)")
+    assert "SCHED_RR" in policy, policy
+
+
 def test_every_node_is_online_and_votes(inv, node_name):
     assert _online(inv, node_name) == inv.group("cluster")
     quorum = inv.node(node_name).check_output("corosync-quorumtool -s")
