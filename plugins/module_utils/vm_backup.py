@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plain functions behind havirt.cluster.vm_backup and vm_restore: which of
+a domain's disks a backup copies (from its libvirt XML), the
+``<domainbackup>`` document that asks libvirt for a push-mode backup of
+them, the manifest that describes a backup, and the ``qemu-img convert``
+command that writes a backed-up disk back onto the disk's source (an image
+file, a block device such as a DRBD resource or a LUN the kernel logged in
+to, or an iSCSI LUN QEMU reaches by itself).
+
+No libvirt import: the unit tests feed these with domain XML that libvirt
+11 (Debian 13) and 9 (Debian 12) printed for the labs' VMs."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+CONSISTENT = "filesystems frozen"
+CRASH_CONSISTENT = "crash-consistent"
+_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$")
+
+
+class BackupError(Exception):
+    """The domain or the backup is not one these functions can handle; the
+    message says what to do."""
+
+
+def check_id(backup_id):
+    """A backup id names a directory: letters, digits, ``-``, ``_``, ``.``."""
+    if not _ID.match(backup_id or "") or backup_id.endswith(".partial"):
+        raise BackupError("backup id %r is not a name: use letters, digits, '-', '_' and '.', e.g. "
+                          "20261204T075100Z" % (backup_id,))
+    return backup_id
+
+
+def _source(disk):
+    """What a ``<disk>`` element reads from, as a dict (``kind`` file, block
+    or iscsi)."""
+    dtype = disk.get("type")
+    src = disk.find("source")
+    if src is None:
+        return None
+    if dtype == "file" and src.get("file"):
+        return {"kind": "file", "path": src.get("file")}
+    if dtype == "block" and src.get("dev"):
+        return {"kind": "block", "path": src.get("dev")}
+    if dtype == "network" and src.get("protocol") == "iscsi":
+        host = src.find("host")
+        if host is None or "/" not in (src.get("name") or ""):
+            return None
+        iqn, lun = src.get("name").rsplit("/", 1)
+        out = {"kind": "iscsi", "host": host.get("name"), "port": host.get("port") or "3260",
+               "target": iqn, "lun": lun}
+        auth = src.find("auth")
+        if auth is not None:
+            secret = auth.find("secret")
+            out["user"] = auth.get("username")
+            out["secret_usage"] = secret.get("usage") if secret is not None else None
+        initiator = src.find("initiator/iqn")
+        if initiator is not None:
+            out["initiator"] = initiator.get("name")
+        return out
+    return None
+
+
+def disks_of(domain_xml):
+    """The domain's writable disks (``device='disk'``, not read-only, not a
+    shareable one), in the order libvirt lists them: a list of dicts with
+    ``target`` (vda...), ``format`` (raw, qcow2) and ``source``. Raises
+    BackupError for a disk whose source these functions cannot write back."""
+    try:
+        root = ET.fromstring(domain_xml)
+    except ET.ParseError as exc:
+        raise BackupError("the domain's XML does not parse: %s" % exc)
+    disks = []
+    for disk in root.findall("devices/disk"):
+        if disk.get("device", "disk") != "disk" or disk.find("readonly") is not None:
+            continue
+        target = disk.find("target")
+        driver = disk.find("driver")
+        name = target.get("dev") if target is not None else None
+        if disk.find("shareable") is not None:
+            raise BackupError("disk %s of %s is shareable: a backup of a disk other domains write is not "
+                              "consistent; leave it out of the VM or back it up from inside" % (name, root.findtext("name")))
+        source = _source(disk)
+        if source is None:
+            raise BackupError("disk %s of %s (type %s) has a source this module cannot back up and restore: "
+                              "an image file, a block device or an iSCSI LUN" % (name, root.findtext("name"), disk.get("type")))
+        disks.append({"target": name, "format": driver.get("type", "raw") if driver is not None else "raw",
+                      "source": source})
+    if not disks:
+        raise BackupError("%s has no writable disk to back up" % root.findtext("name"))
+    return disks
+
+
+def backup_file(directory, target):
+    """Where libvirt writes a disk's copy (uncompressed qcow2)."""
+    return "%s/%s.copy.qcow2" % (directory, target)
+
+
+def final_file(target):
+    """A backed-up disk's file name in a backup (compressed qcow2)."""
+    return "%s.qcow2" % target
+
+
+def backup_xml(domain_xml, disks, directory):
+    """The ``<domainbackup>`` of a full push-mode backup of ``disks`` into
+    ``directory``; every other disk of the domain (the cloud-init seed, a
+    CD-ROM) is listed with ``backup='no'``."""
+    chosen = set(d["target"] for d in disks)
+    root = ET.Element("domainbackup", mode="push")
+    elements = ET.SubElement(root, "disks")
+    for disk in ET.fromstring(domain_xml).findall("devices/disk"):
+        target = disk.find("target")
+        if target is None:
+            continue
+        name = target.get("dev")
+        if name in chosen:
+            element = ET.SubElement(elements, "disk", name=name, backup="yes", type="file")
+            ET.SubElement(element, "target", file=backup_file(directory, name))
+            ET.SubElement(element, "driver", type="qcow2")
+        else:
+            ET.SubElement(elements, "disk", name=name, backup="no")
+    return ET.tostring(root, encoding="unicode")
+
+
+def freeze_verdict(frozen=None, error=None):
+    """(consistency, detail) of a backup: ``frozen`` is how many file
+    systems the guest agent froze, ``error`` libvirt's message when it
+    could not (no agent in the guest, or no channel)."""
+    if error is None and frozen:
+        return CONSISTENT, "%d file system(s) frozen by the guest agent while the backup began" % frozen
+    if error is None:
+        return CRASH_CONSISTENT, "the guest agent froze no file system"
+    return CRASH_CONSISTENT, "the guest agent could not freeze: %s" % error
+
+
+def manifest(vm, backup_id, started, ended, consistency, detail, disks, domain_xml, sizes):
+    """The manifest.json of a backup, as a dict: what restore reads."""
+    return {
+        "format": FORMAT_VERSION, "vm": vm, "id": backup_id, "started": started, "ended": ended,
+        "consistency": consistency, "consistency_detail": detail,
+        "disks": [dict(d, file=final_file(d["target"]), virtual_size=sizes[d["target"]]["virtual"],
+                       bytes=sizes[d["target"]]["actual"]) for d in disks],
+        "domain_xml": domain_xml,
+    }
+
+
+def read_manifest(text, vm=None):
+    """A manifest's dict; BackupError when it is not one or is another VM's."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BackupError("the backup's %s does not parse: %s" % (MANIFEST, exc))
+    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or not data.get("disks"):
+        raise BackupError("the backup's %s is not a havirt backup manifest (format %s)" % (MANIFEST, FORMAT_VERSION))
+    if vm is not None and data.get("vm") != vm:
+        raise BackupError("this backup is of %s, not of %s: to restore it as another VM, restore the VM it was "
+                          "taken of" % (data.get("vm"), vm))
+    return data
+
+
+def restore_plan(backup, current_disks):
+    """Pairs (backed-up disk, current disk) by target: every disk of the
+    backup must still exist, with a source of the same kind; raises
+    BackupError before anything is written otherwise."""
+    current = dict((d["target"], d) for d in current_disks)
+    plan = []
+    for disk in backup["disks"]:
+        now = current.get(disk["target"])
+        if now is None:
+            raise BackupError("the backup has disk %s, which %s no longer has: define it again (site.yml) before "
+                              "restoring" % (disk["target"], backup["vm"]))
+        plan.append((disk, now))
+    return plan
+
+
+def _opts_escape(value):
+    """A value inside qemu's option syntax: commas are doubled."""
+    return str(value).replace(",", ",,")
+
+
+def write_command(qemu_img, backup_path, disk, secret_file=None):
+    """argv of ``qemu-img convert`` writing the backed-up disk file onto
+    ``disk``'s source, in its own format, without creating anything (``-n``:
+    the image, device or LUN exists and keeps its size)."""
+    source = disk["source"]
+    base = [qemu_img, "convert", "-p", "-n", "-f", "qcow2", backup_path]
+    if source["kind"] in ("file", "block"):
+        return base + ["-O", disk["format"], source["path"]]
+    opts = ["driver=%s" % disk["format"], "file.driver=iscsi", "file.transport=tcp",
+            "file.portal=%s:%s" % (_opts_escape(source["host"]), source["port"]),
+            "file.target=%s" % _opts_escape(source["target"]), "file.lun=%s" % source["lun"]]
+    objects = []
+    if source.get("user"):
+        if not secret_file:
+            raise BackupError("the LUN of %s needs its CHAP secret" % disk["target"])
+        opts += ["file.user=%s" % _opts_escape(source["user"]), "file.password-secret=havirt-chap"]
+        objects = ["--object", "secret,id=havirt-chap,file=%s" % _opts_escape(secret_file)]
+    if source.get("initiator"):
+        opts.append("file.initiator-name=%s" % _opts_escape(source["initiator"]))
+    return [qemu_img, "convert", "-p", "-n"] + objects + ["-f", "qcow2", backup_path, "--target-image-opts",
+                                                          ",".join(opts)]
+
+
+def describe(source):
+    """A disk source in a sentence's words."""
+    if source["kind"] == "iscsi":
+        return "iSCSI LUN %s/%s on %s" % (source["target"], source["lun"], source["host"])
+    return source["path"]
+
+
+def expired(ids, keep):
+    """The backup ids to delete so that the ``keep`` newest stay (ids sort
+    as their time: YYYYmmddTHHMMSSZ); ``.partial`` leftovers are expired."""
+    if keep < 1:
+        raise BackupError("keep is %d: keep at least 1 backup" % keep)
+    complete = sorted(i for i in ids if not i.endswith(".partial"))
+    return [i for i in ids if i.endswith(".partial")] + complete[:-keep]

@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, havirt.cluster contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vm_restore
+short_description: Write a VM's backup back onto its disks while the VM is stopped
+version_added: 0.1.0
+author: havirt.cluster contributors (@havirt)
+description:
+  - >-
+    Reads the C(manifest.json) of a backup M(havirt.cluster.vm_backup) took (in O(path) on this host) and writes
+    each backed-up disk onto the same disk of the VM as this host's libvirt defines it now: an image file, a block
+    device (a DRBD resource, a LUN the kernel logged in to) or an iSCSI LUN QEMU reaches by itself (with the
+    CHAP password the vms role wrote for it). C(qemu-img convert -n): nothing is created or resized.
+  - >-
+    Refuses, before writing anything, when the VM runs on this host, when the backup is of another VM, or when
+    the VM no longer has one of the backup's disks. The playbook (restore.yml) stops the VM through the cluster
+    first, on every hypervisor, and starts it again afterwards.
+  - Always writes (a restore is asked on purpose); check mode says what would be written.
+options:
+  name:
+    description: The VM (libvirt domain) whose disks are written; defined and not running on this host.
+    type: str
+    required: true
+  path:
+    description: The backup's directory on this host (its manifest.json and one compressed qcow2 per disk).
+    type: path
+    required: true
+  xml_file:
+    description:
+      - >-
+        The VM's domain XML, read for its disks when libvirt here has no definition of the VM (a VM the cluster
+        manages is transient: defined only while it runs). A definition libvirt has comes first.
+    type: path
+  chap_file:
+    description:
+      - The file with the CHAP password of the VMs' iSCSI LUNs (written 0600 by the vms role; libvirt's own copy is
+        private and cannot be read back). Read by qemu-img only, for a LUN QEMU reaches by itself.
+    type: path
+    default: /etc/havirt/secrets/iscsi-chap
+  uri:
+    description: libvirt URI of this host.
+    type: str
+    default: qemu:///system
+requirements:
+  - libvirt-python on the hypervisor (python3-libvirt)
+  - qemu-img (qemu-utils; qemu-block-extra for a LUN QEMU reaches by itself)
+attributes:
+  check_mode:
+    description: Says which disk would be written from which file; writes nothing.
+    support: full
+  diff_mode:
+    description: A disk's content is not shown.
+    support: none
+seealso:
+  - module: havirt.cluster.vm_backup
+"""
+
+EXAMPLES = r"""
+- name: Write passata's backup back onto its disks
+  havirt.cluster.vm_restore:
+    name: passata
+    path: /var/lib/havirt/restore/passata/20261204T075100Z
+"""
+
+RETURN = r"""
+written:
+  description: Each disk written, with what it was written from.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{target: vda, to: "iSCSI LUN iqn.2026-01.lab.havirt:servdb.vms/2 on 10.210.1.10", from: vda.qcow2}]
+consistency:
+  description: What the backup's manifest says of its consistency.
+  returned: success
+  type: str
+  sample: crash-consistent
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.havirt.cluster.plugins.module_utils.libvirt_connection import open_or_fail
+from ansible_collections.havirt.cluster.plugins.module_utils import vm_backup as vb
+
+try:
+    import libvirt
+    HAS_LIBVIRT = True
+except ImportError:
+    HAS_LIBVIRT = False
+
+
+def _definition(module, conn):
+    """The VM's domain XML: libvirt's definition here, else the file the
+    cluster starts it from; refused while the VM runs here."""
+    params = module.params
+    try:
+        dom = conn.lookupByName(params["name"])
+    except libvirt.libvirtError:
+        dom = None
+    if dom is not None and dom.isActive():
+        module.fail_json(msg="%s runs on this host: stop it through the cluster first (restore.yml does)"
+                             % params["name"])
+    if dom is not None:
+        return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    if params["xml_file"] and os.path.exists(params["xml_file"]):
+        with open(params["xml_file"]) as handle:
+            return handle.read()
+    module.fail_json(msg="%s is not defined on this host and %s does not exist: run site.yml first"
+                         % (params["name"], params["xml_file"] or "no xml_file was given"))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            path=dict(type="path", required=True),
+            xml_file=dict(type="path"),
+            chap_file=dict(type="path", default="/etc/havirt/secrets/iscsi-chap"),
+            uri=dict(type="str", default="qemu:///system"),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib("libvirt-python (Debian: python3-libvirt)"))
+    params = module.params
+    manifest_path = os.path.join(params["path"], vb.MANIFEST)
+    if not os.path.exists(manifest_path):
+        module.fail_json(msg="%s has no %s: name a backup that backup.yml completed" % (params["path"], vb.MANIFEST))
+    conn = open_or_fail(module, libvirt, params["uri"])
+    written = []
+    try:
+        with open(manifest_path) as handle:
+            backup = vb.read_manifest(handle.read(), params["name"])
+        plan = vb.restore_plan(backup, vb.disks_of(_definition(module, conn)))
+        for saved, disk in plan:
+            if not os.path.exists(os.path.join(params["path"], saved["file"])):
+                module.fail_json(msg="the backup lacks %s (its manifest lists it): it is incomplete" % saved["file"])
+        qemu_img = module.get_bin_path("qemu-img", required=True)
+        for saved, disk in plan:
+            secret = None
+            if disk["source"].get("user"):
+                secret = params["chap_file"]
+                if not os.path.exists(secret):
+                    module.fail_json(msg="the LUN of %s needs its CHAP password, and %s does not exist (run site.yml "
+                                         "--tags vms)" % (disk["target"], secret))
+            written.append({"target": disk["target"], "to": vb.describe(disk["source"]), "from": saved["file"]})
+            if module.check_mode:
+                continue
+            argv = vb.write_command(qemu_img, os.path.join(params["path"], saved["file"]), disk, secret)
+            rc, out, err = module.run_command(argv)
+            if rc != 0:
+                problem = "writing %s onto %s failed: %s" % (saved["file"], vb.describe(disk["source"]), err.strip())
+                module.fail_json(msg=problem, written=written[:-1])
+    except vb.BackupError as exc:
+        module.fail_json(msg=str(exc))
+    except libvirt.libvirtError as exc:
+        module.fail_json(msg="libvirt failed while restoring %s: %s" % (params["name"], exc))
+    finally:
+        conn.close()
+    module.exit_json(changed=True, written=written, consistency=backup["consistency"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""backup.yml's and restore.yml's decisions (plugins/filter/backup.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.havirt.cluster.plugins.filter import backup as f
+
+VMS = [{"name": "passata"}, {"name": "speedauth"}, {"name": "old", "state": "absent"}, {"name": "dns", "state": "present"}]
+
+
+def test_every_vm_that_is_not_marked_absent_when_none_is_asked():
+    assert f.backup_plan(VMS) == {"names": ["passata", "speedauth", "dns"], "wanted": ["passata", "speedauth", "dns"],
+                                  "unknown": []}
+
+
+@pytest.mark.parametrize("asked, wanted, unknown", [
+    ("passata", ["passata"], []),
+    ("passata, dns", ["passata", "dns"], []),
+    (["speedauth"], ["speedauth"], []),
+    ("old,nope", ["old", "nope"], ["old", "nope"]),
+])
+def test_the_vms_asked_and_those_that_are_not_vms(asked, wanted, unknown):
+    plan = f.backup_plan(VMS, asked)
+    assert plan["wanted"] == wanted and plan["unknown"] == unknown
+
+
+def _result(vm, backup_id="20261204T080031Z", consistency="crash-consistent"):
+    return {"item": vm, "changed": True, "manifest": {
+        "vm": vm, "id": backup_id, "consistency": consistency, "consistency_detail": "why",
+        "disks": [{"target": "vda", "virtual_size": 64 * 1024 ** 2, "bytes": 197120}]}}
+
+
+def test_the_report_says_where_each_backup_went_and_which_vm_was_not_backed_up():
+    per_host = [{"results": [_result("passata"), {"item": "x", "skipped": True}]}, None, {"results": []}]
+    report = f.backup_report(per_host, ["passata", "speedauth"], "servdb", "/srv/havirt-backups")
+    assert report["missing"] == ["speedauth"]
+    assert report["backups"] == {"passata": "20261204T080031Z"}
+    assert report["lines"] == ["passata: backup 20261204T080031Z on servdb:/srv/havirt-backups/passata/20261204T080031Z, "
+                               "64.0 MiB of disks in 192.5 KiB (crash-consistent, why)"]
+
+
+def _found(vm, *ids):
+    return {"item": vm, "files": [{"path": f"/srv/havirt-backups/{vm}/{i}/manifest.json"} for i in ids]}
+
+
+def test_stored_backups_oldest_first_and_those_beyond_keep():
+    found = {"results": [_found("passata", "20261203T000000Z", "20261201T000000Z", "20261202T000000Z"),
+                         _found("dns")]}
+    assert f.backup_stored(found, 2) == [
+        {"item": "passata", "ids": ["20261201T000000Z", "20261202T000000Z", "20261203T000000Z"],
+         "expired": ["20261201T000000Z"]},
+        {"item": "dns", "ids": [], "expired": []}]
+
+
+def test_keep_below_one_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="at least 1"):
+        f.backup_expired(["20261201T000000Z"], 0)
+
+
+@pytest.mark.parametrize("requested, chosen, problem", [
+    ("latest", "20261203T000000Z", ""),
+    ("20261201T000000Z", "20261201T000000Z", ""),
+    ("20261209T000000Z", "", "no backup 20261209T000000Z; the complete ones are 20261201T000000Z, 20261203T000000Z"),
+    ("../x", "", "is not a name"),
+    ("", "", "is not a name"),
+])
+def test_the_backup_a_restore_means(requested, chosen, problem):
+    choice = f.backup_choice(["20261203T000000Z", "20261201T000000Z"], requested)
+    assert choice["id"] == chosen and problem in choice["problem"] and bool(choice["problem"]) == bool(problem)
+
+
+def test_no_backup_at_all():
+    assert f.backup_choice([], "latest") == {"id": "", "problem": "there is no complete backup of this VM"}
