@@ -14,6 +14,31 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.havirt.cluster.plugins.module_utils.vm_backup import BackupError, check_id, expired
 
 
+SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/proc", "/root", "/run", "/sbin",
+               "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib")
+
+
+def backup_problems(host, all_hosts, hypervisors, directory, keep):
+    """What is wrong with where the backups go (the backup role's
+    settings), as sentences; empty when backups are not configured
+    (``host`` empty) or when nothing is."""
+    if not host:
+        return []
+    problems = []
+    if host not in (all_hosts or []):
+        problems.append("backup_host %r is not a host of the inventory" % (host,))
+    elif host in (hypervisors or []):
+        problems.append("backup_host %s is a hypervisor: a backup must outlive the server it came from; name "
+                        "another host (the storage node, or one outside the cluster)" % host)
+    directory = str(directory or "")
+    if not directory.startswith("/") or directory.rstrip("/") in SYSTEM_DIRS or "/../" in directory + "/":
+        problems.append("backup_dir %r is not a directory of its own: give an absolute path such as "
+                        "/srv/havirt-backups (its contents are deleted by the retention)" % (directory,))
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        problems.append("backup_keep is %r: keep at least 1 backup of each VM" % (keep,))
+    return problems
+
+
 def _present_names(vms):
     return [vm["name"] for vm in vms or [] if isinstance(vm, Mapping) and vm.get("name")
             and vm.get("state", "present") != "absent"]
@@ -103,6 +128,7 @@ class FilterModule:
     def filters(self):
         return {
             "backup_plan": backup_plan,
+            "backup_problems": backup_problems,
             "backup_report": backup_report,
             "backup_expired": backup_expired,
             "backup_choice": backup_choice,

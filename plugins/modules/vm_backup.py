@@ -92,6 +92,12 @@ manifest:
     consistency: crash-consistent
     consistency_detail: "the guest agent could not freeze: QEMU guest agent is not connected"
     disks: [{target: vda, format: raw, file: vda.qcow2, virtual_size: 67108864, bytes: 1245184}]
+disks:
+  description: In check mode, the disks (targets) a backup would copy.
+  returned: check mode
+  type: list
+  elements: str
+  sample: [vda]
 seconds:
   description: How long the copy and its compression took.
   returned: changed, not in check mode

@@ -170,6 +170,10 @@ def _alert_mail_not_an_address(data, hosts, lab):
     _everywhere(hosts, pacemaker_alert_mail_to=["ops@havirt.lab", "Ops Team"])
 
 
+def _backup_host_is_a_hypervisor(data, hosts, lab):
+    _everywhere(hosts, backup_host="servvirt2")
+
+
 def _node_not_fenceable(data, hosts, lab):
     _everywhere(hosts, pacemaker_fence_devices=[_lab_fence_device(lab, targets=["servvirt1", "servvirt2"])])
 
@@ -271,6 +275,9 @@ CASES = {
     "alert-mail-not-an-address": Case(
         _alert_mail_not_an_address,
         r"pacemaker_alert_mail_to: 'Ops Team' is not a mail address \(user@domain, nothing else\)"),
+    "backup-host-is-a-hypervisor": Case(
+        _backup_host_is_a_hypervisor,
+        r"backup_host servvirt2 is a hypervisor: a backup must outlive the server it came from"),
     "two-node-cluster": Case(_two_node_cluster,
                              r"pacemaker needs three or more nodes in group 'hypervisors'; it has 2 "
                              r"\(servvirt1, servvirt2\)"),

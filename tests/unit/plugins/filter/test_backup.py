@@ -74,3 +74,27 @@ def test_the_backup_a_restore_means(requested, chosen, problem):
 
 def test_no_backup_at_all():
     assert f.backup_choice([], "latest") == {"id": "", "problem": "there is no complete backup of this VM"}
+
+
+HOSTS = ["servdb", "servvirt1", "servvirt2", "nas"]
+HYPERVISORS = ["servvirt1", "servvirt2"]
+
+
+@pytest.mark.parametrize("host", ["", "servdb", "nas"])
+def test_no_problem_when_unset_or_on_a_host_that_is_not_a_hypervisor(host):
+    assert f.backup_problems(host, HOSTS, HYPERVISORS, "/srv/havirt-backups", 7) == []
+
+
+@pytest.mark.parametrize("host, directory, keep, words", [
+    ("servvirt1", "/srv/havirt-backups", 7, "is a hypervisor"),
+    ("nope", "/srv/havirt-backups", 7, "is not a host of the inventory"),
+    ("servdb", "srv/backups", 7, "not a directory of its own"),
+    ("servdb", "/srv", 7, "not a directory of its own"),
+    ("servdb", "/var/lib/", 7, "not a directory of its own"),
+    ("servdb", "/srv/../etc", 7, "not a directory of its own"),
+    ("servdb", "/srv/havirt-backups", 0, "keep at least 1"),
+    ("servdb", "/srv/havirt-backups", "7", "keep at least 1"),
+])
+def test_each_problem_is_named(host, directory, keep, words):
+    problems = f.backup_problems(host, HOSTS, HYPERVISORS, directory, keep)
+    assert len(problems) == 1 and words in problems[0], problems
