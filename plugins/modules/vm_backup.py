@@ -111,6 +111,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.havirt.cluster.plugins.module_utils.libvirt_connection import open_or_fail
+from ansible_collections.havirt.cluster.plugins.module_utils import qemu_img as image
 from ansible_collections.havirt.cluster.plugins.module_utils import vm_backup as vb
 
 try:
@@ -131,7 +132,7 @@ def _freeze(dom):
         return vb.freeze_verdict(error=str(exc))
 
 
-def _wait(module, dom, timeout):
+def _wait(dom, timeout):
     """Until libvirt's backup job ends; its completed stats say how."""
     deadline = time.time() + timeout
     while dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
@@ -154,8 +155,11 @@ def _info(module, qemu_img, path):
     rc, out, err = module.run_command([qemu_img, "info", "--output=json", "-U", path])
     if rc != 0:
         module.fail_json(msg="qemu-img info %s failed: %s" % (path, err.strip()))
-    data = json.loads(out)
-    return {"virtual": data["virtual-size"], "actual": os.path.getsize(path)}
+    try:
+        info = image.parse_info(out)
+    except image.ImageError as exc:
+        module.fail_json(msg=str(exc))
+    return {"virtual": info["virtual_size"], "actual": os.path.getsize(path)}
 
 
 def _take(module, dom, disks, partial, qemu_img):
@@ -177,7 +181,7 @@ def _take(module, dom, disks, partial, qemu_img):
             except libvirt.libvirtError as exc:
                 module.warn("could not thaw %s's file systems: %s; run virsh domfsthaw %s"
                             % (module.params["name"], exc, module.params["name"]))
-    problem = _wait(module, dom, module.params["timeout"])
+    problem = _wait(dom, module.params["timeout"])
     if problem:
         module.fail_json(msg="the backup of %s %s; the VM kept running" % (module.params["name"], problem))
     sizes = {}
