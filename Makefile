@@ -2,9 +2,11 @@
 #   make demo   install what is missing, bring the lab up, build the cluster
 #   make test   lint, sanity, unit tests, the container lab on Debian 13 then 12, a Debian 13 controller (what CI runs)
 #   make controller-check   the controller's checks on Debian 13 (Python 3.13, ansible-core 2.21) in a container
+#   make controller-converge   site.yml from that Debian 13 controller against the lab of make demo: changed=0
 #   make test-extended   the mixed-release container lab, then the VM lab's scenario (real kernels: iSCSI,
-#                        OCFS2, DRBD); run before closing an
-#                        issue it covers, result in docs/testing.md
+#                        OCFS2, DRBD) on Debian 13, then on Debian 12 (make test-bookworm);
+#                        run before closing an issue it covers, result in docs/testing.md
+#   make test-bookworm   the VM lab's scenario on Debian 12 nodes only (part of test-extended)
 #   make vmlab-image   build (or find cached) the VM lab's disk image only
 #   make bench-migration   live migration measured against plain virsh (RUNS=10)
 #   make bench-failover    hard crash of a hypervisor: VM MTTR, detection, fencing (FAILOVER_RUNS=5)
@@ -19,8 +21,8 @@ export CONTAINERS_CONF := $(CURDIR)/tools/lab/files/containers.conf
 export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed controller-check test clean \
-	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test test-extended bench-migration bench-failover bench-drbd
+.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed controller-check controller-converge test clean \
+	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test test-extended test-bookworm bench-migration bench-failover bench-drbd
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -106,6 +108,13 @@ molecule-mixed: venv
 controller-check:
 	tools/controller-check
 
+# The same Debian 13 controller (ansible-core 2.21, Python 3.13) runs
+# site.yml against the container lab that `make demo` built from this host's
+# controller (Debian 12, ansible-core 2.19): every task reaches the nodes
+# and nothing changes (the lab's key and CA lent read-only).
+controller-converge:
+	tools/controller-check --converge
+
 # What CI runs (.ci/run): lint, the unit and repo tests, ansible-test
 # sanity and the container lab (Debian 13, then the core on Debian 12),
 # then the controller's checks on Debian 13. The VM lab (make test-extended) takes
@@ -119,11 +128,20 @@ test: venv
 
 # The mixed-release container lab (a rolling upgrade's middle), then the VM
 # lab's scenario (real kernels: iSCSI login, OCFS2, DRBD, fencing through
-# QEMU), with its image built first (or found cached).
+# QEMU), with its image built first (or found cached), on Debian 13 and
+# then on Debian 12.
 test-extended: venv
 	$(MAKE) --no-print-directory molecule-mixed
 	$(MAKE) --no-print-directory vmlab-image
 	$(MAKE) --no-print-directory vmlab-test
+	$(MAKE) --no-print-directory test-bookworm
+
+# The VM lab's scenario on Debian 12 (bookworm) nodes: the same tests on
+# the older release's kernel (6.1), pacemaker 2.1, QEMU 7.2 and libvirt 9.0.
+# Its image is built first, or found cached (a few minutes on the mirror).
+test-bookworm: venv
+	$(ACTIVATE) ansible-playbook -i inventories/vmlab tools/vmlab/image.yml -e havirt_vmlab_suite=bookworm
+	$(call scenario,vmlab-bookworm,VM lab on Debian 12)
 
 vmlab-image: venv
 	$(ACTIVATE) ansible-playbook -i inventories/vmlab tools/vmlab/image.yml

@@ -6,9 +6,11 @@ ANSIBLE_* settings, and write to neither."""
 
 from __future__ import annotations
 
+import os
+
 from labkit import secrets
 
-SCENARIO = "vmlab"
+SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "vmlab")
 
 
 def test_the_log_is_the_scenarios_runs_at_vvv(inv):
