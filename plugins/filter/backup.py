@@ -18,13 +18,21 @@ SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/
                "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib")
 
 
-def backup_problems(host, all_hosts, hypervisors, directory, keep):
+def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule=""):
     """What is wrong with where the backups go (the backup role's
     settings), as sentences; empty when backups are not configured
-    (``host`` empty) or when nothing is."""
-    if not host:
-        return []
+    (``host`` and ``schedule`` empty) or when nothing is. ``schedule``
+    (backup_schedule) is one systemd calendar line: its syntax is checked
+    on the hypervisors by systemd-analyze, only its shape here."""
     problems = []
+    schedule = "" if schedule is None else schedule
+    if not isinstance(schedule, str) or any(ord(char) < 32 for char in schedule):
+        problems.append("backup_schedule %r is not one line of text: give a systemd calendar event such as daily "
+                        "or '*-*-* 02:30:00' (man systemd.time)" % (schedule,))
+    elif schedule and not host:
+        problems.append("backup_schedule is %r but backup_host is empty: name the host the backups go to" % schedule)
+    if not host:
+        return problems
     if host not in (all_hosts or []):
         problems.append("backup_host %r is not a host of the inventory" % (host,))
     elif host in (hypervisors or []):
@@ -124,12 +132,87 @@ def backup_choice(ids, requested):
     return {"id": requested, "problem": ""}
 
 
+def parse_systemctl_show(text):
+    """``systemctl show UNIT... --property=Id,...`` -> {Id: {property:
+    value}}: one block of ``key=value`` lines per unit, blank-line
+    separated, in the order the units were named."""
+    units = {}
+    for block in str(text or "").split("\n\n"):
+        values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if values.get("Id"):
+            units[values["Id"]] = values
+    return units
+
+
+def _schedule_line(hypervisor, shown):
+    """One hypervisor's scheduled backup, from its systemctl show output
+    (None: the host did not answer)."""
+    if shown is None:
+        return "%s: unknown (did not answer)" % hypervisor
+    units = parse_systemctl_show(shown)
+    timer = units.get("havirt-backup.timer", {})
+    service = units.get("havirt-backup.service", {})
+    if timer.get("LoadState") != "loaded" or timer.get("ActiveState") != "active":
+        return "%s: timer NOT ACTIVE (%s; site.yml --tags backup writes it)" % (
+            hypervisor, timer.get("LoadState", "absent") if timer.get("LoadState") != "loaded"
+            else timer.get("ActiveState", "?"))
+    ended = service.get("ExecMainExitTimestamp", "")
+    if not ended:
+        last = "not run yet"
+    elif service.get("Result") == "success":
+        last = "last run ok (%s)" % ended
+    else:
+        last = "last run FAILED (%s, %s: journalctl -u havirt-backup.service)" % (ended, service.get("Result", "?"))
+    return "%s: %s, next %s" % (hypervisor, last, timer.get("NextElapseUSecRealtime") or "?")
+
+
+def _shown(hostvars, hypervisors):
+    """{hypervisor: its registered ``systemctl show`` output, None when it
+    did not answer}."""
+    out = {}
+    for name in hypervisors or []:
+        result = (hostvars.get(name) or {}).get("__status_backup_units") if hasattr(hostvars, "get") else None
+        ok = isinstance(result, Mapping) and not result.get("unreachable") and "stdout" in result
+        out[name] = result["stdout"] if ok else None
+    return out
+
+
+def backup_status(found, hostvars, hypervisors, vms, host, directory, schedule=""):
+    """status.yml's lines on backups. ``found``: ansible.builtin.find of
+    the manifest.json files below ``directory`` on the backup ``host``
+    (depth 3: VM/ID/manifest.json); ``hostvars``: each hypervisor's
+    ``__status_backup_units`` (``systemctl show`` of havirt-backup.service
+    and .timer); ``vms``: havirt_vms; ``schedule``: backup_schedule."""
+    shown = _shown(hostvars, hypervisors)
+    if not host:
+        return ["backups: not configured (backup_host is empty)"]
+    ids = {}
+    for item in (found or {}).get("files", []) if isinstance(found, Mapping) else []:
+        parts = str(item.get("path", "")).rstrip("/").split("/")
+        if len(parts) >= 3:
+            ids.setdefault(parts[-3], []).append(parts[-2])
+    if isinstance(found, Mapping) and (found.get("unreachable") or found.get("failed")):
+        newest = "UNKNOWN (%s did not answer: %s)" % (host, found.get("msg", ""))
+    else:
+        newest = "; ".join(
+            "%s %s (%d kept)" % (name, max(ids[name]), len(ids[name])) if ids.get(name) else "%s NONE" % name
+            for name in _present_names(vms))
+    lines = ["backups on %s:%s, the newest of each VM: %s" % (host, directory, newest or "no VM")]
+    if schedule:
+        lines.append("scheduled backups (%s): %s" % (schedule, "; ".join(
+            _schedule_line(hypervisor, value) for hypervisor, value in sorted((shown or {}).items()))))
+    else:
+        lines.append("scheduled backups: none (backup_schedule is empty)")
+    return lines
+
+
 class FilterModule:
     def filters(self):
         return {
             "backup_plan": backup_plan,
             "backup_problems": backup_problems,
             "backup_report": backup_report,
+            "backup_status": backup_status,
             "backup_expired": backup_expired,
             "backup_choice": backup_choice,
             "backup_stored": backup_stored,

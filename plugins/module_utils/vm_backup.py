@@ -19,11 +19,15 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import human
+
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 CONSISTENT = "filesystems frozen"
 CRASH_CONSISTENT = "crash-consistent"
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$")
+# The ids backup.yml and the scheduled backups give: the UTC time.
+_TIME_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 
 
 class BackupError(Exception):
@@ -161,24 +165,44 @@ def read_manifest(text, vm=None):
     if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or not data.get("disks"):
         raise BackupError("the backup's %s is not a havirt backup manifest (format %s)" % (MANIFEST, FORMAT_VERSION))
     if vm is not None and data.get("vm") != vm:
-        raise BackupError("this backup is of %s, not of %s: to restore it as another VM, restore the VM it was "
-                          "taken of" % (data.get("vm"), vm))
+        raise BackupError("this backup is of %s, not of %s: name the VM it was taken of (restore.yml -e vm=%s), "
+                          "and the VM to write it onto with -e as=NAME" % (data.get("vm"), vm, data.get("vm")))
     return data
 
 
-def restore_plan(backup, current_disks):
+def restore_plan(backup, current_disks, vm=None):
     """Pairs (backed-up disk, current disk) by target: every disk of the
-    backup must still exist, with a source of the same kind; raises
-    BackupError before anything is written otherwise."""
+    backup must exist on ``vm``, the VM written (the backup's own VM when
+    None); raises BackupError before anything is written otherwise."""
+    vm = vm or backup["vm"]
     current = dict((d["target"], d) for d in current_disks)
     plan = []
     for disk in backup["disks"]:
         now = current.get(disk["target"])
         if now is None:
-            raise BackupError("the backup has disk %s, which %s no longer has: define it again (site.yml) before "
-                              "restoring" % (disk["target"], backup["vm"]))
+            if vm == backup["vm"]:
+                raise BackupError("the backup has disk %s, which %s no longer has: define it again (site.yml) "
+                                  "before restoring" % (disk["target"], vm))
+            raise BackupError("the backup of %s has disk %s, which %s does not have: give %s that disk in "
+                              "havirt_vms (site.yml) before restoring onto it" % (backup["vm"], disk["target"], vm, vm))
         plan.append((disk, now))
     return plan
+
+
+def size_problems(plan, sizes, vm):
+    """Each disk of ``plan`` (restore_plan) whose current size (``sizes``:
+    target to bytes, from size_command's output) is smaller than the
+    backed-up disk: a sentence each, empty when every disk can hold its
+    backup. qemu-img writes nothing past a disk's end, so a smaller disk
+    would be left truncated."""
+    problems = []
+    for saved, disk in plan:
+        size = sizes.get(disk["target"])
+        if size is not None and size < saved["virtual_size"]:
+            problems.append("disk %s of %s (%s) holds %s and the backup's %s %s: grow it first (disk.size in "
+                            "havirt_vms, site.yml)" % (disk["target"], vm, describe(disk["source"]), human(size),
+                                                       saved["target"], human(saved["virtual_size"])))
+    return problems
 
 
 def _opts_escape(value):
@@ -186,14 +210,10 @@ def _opts_escape(value):
     return str(value).replace(",", ",,")
 
 
-def write_command(qemu_img, backup_path, disk, secret_file=None):
-    """argv of ``qemu-img convert`` writing the backed-up disk file onto
-    ``disk``'s source, in its own format, without creating anything (``-n``:
-    the image, device or LUN exists and keeps its size)."""
+def _lun_opts(disk, secret_file):
+    """(``--object`` arguments, ``--image-opts`` string) with which qemu-img
+    reaches ``disk``'s iSCSI LUN by itself, as the VM's QEMU does."""
     source = disk["source"]
-    base = [qemu_img, "convert", "-p", "-n", "-f", "qcow2", backup_path]
-    if source["kind"] in ("file", "block"):
-        return base + ["-O", disk["format"], source["path"]]
     opts = ["driver=%s" % disk["format"], "file.driver=iscsi", "file.transport=tcp",
             "file.portal=%s:%s" % (_opts_escape(source["host"]), source["port"]),
             "file.target=%s" % _opts_escape(source["target"]), "file.lun=%s" % source["lun"]]
@@ -205,8 +225,29 @@ def write_command(qemu_img, backup_path, disk, secret_file=None):
         objects = ["--object", "secret,id=havirt-chap,file=%s" % _opts_escape(secret_file)]
     if source.get("initiator"):
         opts.append("file.initiator-name=%s" % _opts_escape(source["initiator"]))
-    return [qemu_img, "convert", "-p", "-n"] + objects + ["-f", "qcow2", backup_path, "--target-image-opts",
-                                                          ",".join(opts)]
+    return objects, ",".join(opts)
+
+
+def write_command(qemu_img, backup_path, disk, secret_file=None):
+    """argv of ``qemu-img convert`` writing the backed-up disk file onto
+    ``disk``'s source, in its own format, without creating anything (``-n``:
+    the image, device or LUN exists and keeps its size)."""
+    source = disk["source"]
+    if source["kind"] in ("file", "block"):
+        return [qemu_img, "convert", "-p", "-n", "-f", "qcow2", backup_path, "-O", disk["format"], source["path"]]
+    objects, opts = _lun_opts(disk, secret_file)
+    return [qemu_img, "convert", "-p", "-n"] + objects + ["-f", "qcow2", backup_path, "--target-image-opts", opts]
+
+
+def size_command(qemu_img, disk, secret_file=None):
+    """argv of ``qemu-img info --output=json`` on ``disk``'s source, read as
+    the VM reads it (its format): its virtual-size is what a restore can
+    write (qemu_img.parse_info reads the output)."""
+    source = disk["source"]
+    if source["kind"] in ("file", "block"):
+        return [qemu_img, "info", "--output=json", "-f", disk["format"], source["path"]]
+    objects, opts = _lun_opts(disk, secret_file)
+    return [qemu_img, "info", "--output=json"] + objects + ["--image-opts", opts]
 
 
 def describe(source):
@@ -223,3 +264,29 @@ def expired(ids, keep):
         raise BackupError("keep is %d: keep at least 1 backup" % keep)
     complete = sorted(i for i in ids if not i.endswith(".partial"))
     return [i for i in ids if i.endswith(".partial")] + complete[:-keep]
+
+
+def scheduled(vms, running):
+    """The VMs of the cluster (``vms``: names, in the inventory's order)
+    that run on this host (``running``: libvirt's active domains): what a
+    hypervisor's scheduled backup takes."""
+    here = set(running)
+    return [name for name in vms if name in here]
+
+
+def prune_plan(entries, keep, now, stale_after_s=86400):
+    """What the backup host's retention deletes in one VM's directory:
+    ``entries`` are (id, complete, mtime) of its subdirectories, complete
+    when their manifest arrived. The complete ones beyond the ``keep``
+    newest go, and an incomplete one (an interrupted transfer: the manifest
+    is sent last) once it is older than ``stale_after_s``, if its name is a
+    time as the backups' ids are (a transfer in progress is younger).
+    Anything else is left alone."""
+    complete = []
+    stale = []
+    for backup_id, done, mtime in entries:
+        if done and _ID.match(backup_id) and not backup_id.endswith(".partial"):
+            complete.append(backup_id)
+        elif not done and _TIME_ID.match(backup_id) and now - mtime > stale_after_s:
+            stale.append(backup_id)
+    return sorted(stale) + expired(complete, keep)

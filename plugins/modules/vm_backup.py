@@ -104,101 +104,18 @@ seconds:
   type: float
 """
 
-import json
 import os
-import shutil
-import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.havirt.cluster.plugins.module_utils.libvirt_connection import open_or_fail
-from ansible_collections.havirt.cluster.plugins.module_utils import qemu_img as image
 from ansible_collections.havirt.cluster.plugins.module_utils import vm_backup as vb
+from ansible_collections.havirt.cluster.plugins.module_utils.vm_backup_job import take_backup
 
 try:
     import libvirt
     HAS_LIBVIRT = True
 except ImportError:
     HAS_LIBVIRT = False
-
-
-def _utc(when):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
-
-
-def _freeze(dom):
-    try:
-        return vb.freeze_verdict(frozen=dom.fsFreeze())
-    except libvirt.libvirtError as exc:
-        return vb.freeze_verdict(error=str(exc))
-
-
-def _wait(dom, timeout):
-    """Until libvirt's backup job ends; its completed stats say how."""
-    deadline = time.time() + timeout
-    while dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
-        if time.time() > deadline:
-            try:
-                dom.abortJob()
-            except libvirt.libvirtError:
-                pass
-            return "did not end within %d s and was aborted (raise timeout for a large disk)" % timeout
-        time.sleep(0.5)
-    stats = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
-    if stats.get("type") == libvirt.VIR_DOMAIN_JOB_FAILED:
-        return "failed: %s" % stats.get("errmsg", "libvirt gave no reason")
-    if stats.get("type") == libvirt.VIR_DOMAIN_JOB_CANCELLED:
-        return "was cancelled (virsh domjobabort?)"
-    return None
-
-
-def _info(module, qemu_img, path):
-    rc, out, err = module.run_command([qemu_img, "info", "--output=json", "-U", path])
-    if rc != 0:
-        module.fail_json(msg="qemu-img info %s failed: %s" % (path, err.strip()))
-    try:
-        info = image.parse_info(out)
-    except image.ImageError as exc:
-        module.fail_json(msg=str(exc))
-    return {"virtual": info["virtual_size"], "actual": os.path.getsize(path)}
-
-
-def _take(module, dom, disks, partial, qemu_img):
-    """The copy, frozen around its start, then compressed; returns the
-    manifest's consistency and sizes. Fails the module (the VM running)."""
-    xml = vb.backup_xml(dom.XMLDesc(0), disks, partial)
-    frozen = module.params["freeze"] and dom.isActive()
-    consistency = vb.freeze_verdict(error="not asked (freeze: false)")
-    if frozen:
-        consistency = _freeze(dom)
-    try:
-        dom.backupBegin(xml, None, 0)
-    except libvirt.libvirtError as exc:
-        module.fail_json(msg="libvirt refused to begin the backup of %s: %s" % (module.params["name"], exc))
-    finally:
-        if consistency[0] == vb.CONSISTENT:
-            try:
-                dom.fsThaw()
-            except libvirt.libvirtError as exc:
-                module.warn("could not thaw %s's file systems: %s; run virsh domfsthaw %s"
-                            % (module.params["name"], exc, module.params["name"]))
-    problem = _wait(dom, module.params["timeout"])
-    if problem:
-        module.fail_json(msg="the backup of %s %s; the VM kept running" % (module.params["name"], problem))
-    sizes = {}
-    for disk in disks:
-        copy = vb.backup_file(partial, disk["target"])
-        final = os.path.join(partial, vb.final_file(disk["target"]))
-        rc, out, err = module.run_command([qemu_img, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd",
-                                           copy, final])
-        if rc == 0:
-            # A backup nobody can read is found now, not on the day it is needed.
-            rc, out, err = module.run_command([qemu_img, "check", "-q", "-f", "qcow2", final])
-        if rc != 0:
-            module.fail_json(msg="the copy of %s's disk %s could not be compressed and checked (%s); nothing was "
-                                 "sent, the VM kept running" % (module.params["name"], disk["target"], err.strip()))
-        os.unlink(copy)
-        sizes[disk["target"]] = _info(module, qemu_img, final)
-    return consistency, sizes
 
 
 def main():
@@ -245,28 +162,18 @@ def main():
             module.fail_json(msg=str(exc))
         if module.check_mode:
             module.exit_json(changed=True, path=path, disks=[d["target"] for d in disks])
-        qemu_img = module.get_bin_path("qemu-img", required=True)
-        partial = path + ".partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        # QEMU (the libvirt-qemu user) opens the copy libvirt creates here.
-        os.makedirs(partial, mode=0o711)
-        os.chmod(partial, 0o711)
-        started = time.time()
-        consistency, sizes = _take(module, dom, disks, partial, qemu_img)
-        ended = time.time()
-        data = vb.manifest(params["name"], backup_id, _utc(started), _utc(ended), consistency[0], consistency[1],
-                           disks, dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), sizes)
-        with open(os.path.join(partial, vb.MANIFEST), "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-        os.chmod(partial, 0o700)
-        os.rename(partial, path)
+        settings = {"freeze": params["freeze"], "timeout": params["timeout"],
+                    "qemu_img": module.get_bin_path("qemu-img", required=True)}
+        data, seconds = take_backup(libvirt, dom, params["name"], path, disks, settings, module.run_command,
+                                    module.warn)
+    except vb.BackupError as exc:
+        module.fail_json(msg=str(exc))
     except libvirt.libvirtError as exc:
         module.fail_json(msg="libvirt failed during the backup of %s: %s; the VM kept running"
                              % (params["name"], exc))
     finally:
         conn.close()
-    data.pop("domain_xml")
-    module.exit_json(changed=True, path=path, manifest=data, seconds=round(ended - started, 1))
+    module.exit_json(changed=True, path=path, manifest=data, seconds=seconds)
 
 
 if __name__ == "__main__":

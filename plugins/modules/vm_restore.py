@@ -9,18 +9,23 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: vm_restore
-short_description: Write a VM's backup back onto its disks while the VM is stopped
+short_description: Write a VM's backup onto its disks, or onto another VM's, while that VM is stopped
 version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
   - >-
     Reads the C(manifest.json) of a backup M(havirt.cluster.vm_backup) took (in O(path) on this host) and writes
-    each backed-up disk onto the same disk of the VM as this host's libvirt defines it now: an image file, a block
-    device (a DRBD resource, a LUN the kernel logged in to) or an iSCSI LUN QEMU reaches by itself (with the
-    CHAP password the vms role wrote for it). C(qemu-img convert -n): nothing is created or resized.
+    each backed-up disk onto the disk of the same target (vda...) of the VM O(name) as this host's libvirt
+    defines it now: an image file, a block device (a DRBD resource, a LUN the kernel logged in to) or an iSCSI
+    LUN QEMU reaches by itself (with the CHAP password the vms role wrote for it). C(qemu-img convert -n):
+    nothing is created or resized.
   - >-
-    Refuses, before writing anything, when the VM runs on this host, when the backup is of another VM, or when
-    the VM no longer has one of the backup's disks. The playbook (restore.yml) stops the VM through the cluster
+    O(name) is the VM the backup was taken of, or another VM (O(backup_of) names the backup's): a restore beside
+    the original, onto a VM of its own with disks at least as big.
+  - >-
+    Refuses, before writing anything, when the VM runs on this host, when the backup is not of O(backup_of),
+    when the VM lacks one of the backup's disks, or when one of its disks is smaller than the backed-up one
+    (C(qemu-img info) reads each disk's size as the VM would). The playbook (restore.yml) stops the VM through the cluster
     first, on every hypervisor, and starts it again afterwards.
   - Always writes (a restore is asked on purpose); check mode says what would be written.
 options:
@@ -28,6 +33,11 @@ options:
     description: The VM (libvirt domain) whose disks are written; defined and not running on this host.
     type: str
     required: true
+  backup_of:
+    description:
+      - The VM the backup was taken of, as its manifest says; when it is not O(name), the backup is written onto
+        O(name)'s disks (restore as another VM). Defaults to O(name).
+    type: str
   path:
     description: The backup's directory on this host (its manifest.json and one compressed qcow2 per disk).
     type: path
@@ -67,6 +77,13 @@ EXAMPLES = r"""
   havirt.cluster.vm_restore:
     name: passata
     path: /var/lib/havirt/restore/passata/20261204T075100Z
+
+- name: Write passata's backup onto passata-copy, a VM of its own beside passata
+  havirt.cluster.vm_restore:
+    name: passata-copy
+    backup_of: passata
+    path: /var/lib/havirt/restore/passata/20261204T075100Z
+    xml_file: /etc/havirt/vms/passata-copy.xml
 """
 
 RETURN = r"""
@@ -88,6 +105,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.havirt.cluster.plugins.module_utils.libvirt_connection import open_or_fail
 from ansible_collections.havirt.cluster.plugins.module_utils import vm_backup as vb
+from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import ImageError, parse_info
 
 try:
     import libvirt
@@ -116,10 +134,37 @@ def _definition(module, conn):
                          % (params["name"], params["xml_file"] or "no xml_file was given"))
 
 
+def _secret(module, disk):
+    """The CHAP password file for a LUN QEMU reaches with CHAP, else None."""
+    if not disk["source"].get("user"):
+        return None
+    secret = module.params["chap_file"]
+    if not os.path.exists(secret):
+        module.fail_json(msg="the LUN of %s needs its CHAP password, and %s does not exist (run site.yml "
+                             "--tags vms)" % (disk["target"], secret))
+    return secret
+
+
+def _sizes(module, qemu_img, plan, secrets):
+    """Each planned disk's size as the VM reads it (qemu-img info)."""
+    sizes = {}
+    for saved, disk in plan:
+        rc, out, err = module.run_command(vb.size_command(qemu_img, disk, secrets[disk["target"]]))
+        if rc != 0:
+            module.fail_json(msg="cannot read the size of %s (disk %s of %s): %s"
+                                 % (vb.describe(disk["source"]), disk["target"], module.params["name"], err.strip()))
+        try:
+            sizes[disk["target"]] = parse_info(out)["virtual_size"]
+        except ImageError as exc:
+            module.fail_json(msg=str(exc))
+    return sizes
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
+            backup_of=dict(type="str"),
             path=dict(type="path", required=True),
             xml_file=dict(type="path"),
             chap_file=dict(type="path", default="/etc/havirt/secrets/iscsi-chap"),
@@ -137,23 +182,22 @@ def main():
     written = []
     try:
         with open(manifest_path) as handle:
-            backup = vb.read_manifest(handle.read(), params["name"])
-        plan = vb.restore_plan(backup, vb.disks_of(_definition(module, conn)))
+            backup = vb.read_manifest(handle.read(), params["backup_of"] or params["name"])
+        plan = vb.restore_plan(backup, vb.disks_of(_definition(module, conn)), params["name"])
         for saved, disk in plan:
             if not os.path.exists(os.path.join(params["path"], saved["file"])):
                 module.fail_json(msg="the backup lacks %s (its manifest lists it): it is incomplete" % saved["file"])
         qemu_img = module.get_bin_path("qemu-img", required=True)
+        secrets = dict((disk["target"], _secret(module, disk)) for saved, disk in plan)
+        problems = vb.size_problems(plan, _sizes(module, qemu_img, plan, secrets), params["name"])
+        if problems:
+            module.fail_json(msg="; ".join(problems))
         for saved, disk in plan:
-            secret = None
-            if disk["source"].get("user"):
-                secret = params["chap_file"]
-                if not os.path.exists(secret):
-                    module.fail_json(msg="the LUN of %s needs its CHAP password, and %s does not exist (run site.yml "
-                                         "--tags vms)" % (disk["target"], secret))
             written.append({"target": disk["target"], "to": vb.describe(disk["source"]), "from": saved["file"]})
             if module.check_mode:
                 continue
-            argv = vb.write_command(qemu_img, os.path.join(params["path"], saved["file"]), disk, secret)
+            argv = vb.write_command(qemu_img, os.path.join(params["path"], saved["file"]), disk,
+                                    secrets[disk["target"]])
             rc, out, err = module.run_command(argv)
             if rc != 0:
                 problem = "writing %s onto %s failed: %s" % (saved["file"], vb.describe(disk["source"]), err.strip())

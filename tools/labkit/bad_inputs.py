@@ -174,6 +174,14 @@ def _backup_host_is_a_hypervisor(data, hosts, lab):
     _everywhere(hosts, backup_host="servvirt2")
 
 
+def _backup_schedule_two_lines(data, hosts, lab):
+    _everywhere(hosts, backup_schedule="daily\nExecStartPre=/bin/true")
+
+
+def _backup_schedule_not_a_calendar(data, hosts, lab):
+    _everywhere(hosts, backup_schedule="every tuesday")
+
+
 def _node_not_fenceable(data, hosts, lab):
     _everywhere(hosts, pacemaker_fence_devices=[_lab_fence_device(lab, targets=["servvirt1", "servvirt2"])])
 
@@ -278,6 +286,13 @@ CASES = {
     "backup-host-is-a-hypervisor": Case(
         _backup_host_is_a_hypervisor,
         r"backup_host servvirt2 is a hypervisor: a backup must outlive the server it came from"),
+    "backup-schedule-two-lines": Case(
+        _backup_schedule_two_lines,
+        r"backup_schedule 'daily\\+nExecStartPre=/bin/true' is not one line of text"),
+    "backup-schedule-not-a-calendar": Case(
+        _backup_schedule_not_a_calendar,
+        r"backup_schedule 'every tuesday' is not a calendar event systemd understands \(Failed to parse",
+        NEEDS_NODE, "systemd-analyze calendar on the backup host (backup tasks/validate.yml)"),
     "two-node-cluster": Case(_two_node_cluster,
                              r"pacemaker needs three or more nodes in group 'hypervisors'; it has 2 "
                              r"\(servvirt1, servvirt2\)"),

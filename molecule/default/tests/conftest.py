@@ -5,6 +5,8 @@ restart last; a file in no list stops the run at collection)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2] / "tools"))  # labkit
 
+from labkit import failover as fo  # noqa: E402
 from labkit import order, probes  # noqa: E402
 
 pytest_plugins = ["labkit.fixtures"]
@@ -37,3 +40,30 @@ def libiscsi_tools(inv):
     """libiscsi's tools are the lab's probe, not part of the cluster: the
     test installs them on the nodes itself."""
     probes.ensure(inv.group("cluster"), probes.ISCSI)
+
+
+MAIL_DIR = "/var/tmp/havirt-mail"
+END = "==havirt-mail-end=="
+
+
+@pytest.fixture()
+def mail_sink(inv):
+    """An SMTP server on the storage node, where the lab's inventory sends
+    the cluster's alerts (pacemaker_alert_mail_relay, _port), its mailbox
+    emptied; the messages it received, parsed, from the callable."""
+    node = inv.node(fo.witness())
+    hv = inv.hostvars(fo.witness())
+    probes.ensure([fo.witness()], probes.MAIL)
+    node.run("systemctl stop havirt-mail-sink; systemctl reset-failed havirt-mail-sink")
+    node.check_output(f"rm -rf {MAIL_DIR} && mkdir -p {MAIL_DIR}/tmp {MAIL_DIR}/new {MAIL_DIR}/cur")  # a Maildir
+    # On every address: the relay the inventory names is this node's cluster address.
+    node.check_output(f"systemd-run --unit havirt-mail-sink aiosmtpd -n -l 0.0.0.0:{hv['pacemaker_alert_mail_port']} "
+                      f"-c aiosmtpd.handlers.Mailbox {MAIL_DIR}")
+
+    def received() -> list:
+        out = node.run(f"cd {MAIL_DIR} && for f in new/* cur/*; do [ -f \"$f\" ] && cat \"$f\" && echo {END}; done").stdout
+        return [email.message_from_string(raw.strip() + "\n", policy=email.policy.default)
+                for raw in out.split(END) if raw.strip()]
+
+    yield received
+    node.run("systemctl stop havirt-mail-sink")

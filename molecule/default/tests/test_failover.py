@@ -5,8 +5,6 @@ on a slow day (no time limits beyond "it happened at all")."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 import statistics
 import subprocess
@@ -15,7 +13,6 @@ import time
 import pytest
 
 from labkit import failover as fo
-from labkit import probes
 from labkit import timeline
 from labkit import vms as lab_vms
 
@@ -87,33 +84,6 @@ def test_a_crashed_hypervisor_is_fenced_and_its_vms_answer_from_the_other(inv):
     assert watch.most_running == 1
     assert watch.most_leases == 1
     assert _failures(inv) == []
-
-
-MAIL_DIR = "/var/tmp/havirt-mail"
-END = "==havirt-mail-end=="
-
-
-@pytest.fixture()
-def mail_sink(inv):
-    """An SMTP server on the storage node, where the lab's inventory sends
-    the cluster's alerts (pacemaker_alert_mail_relay, _port), its mailbox
-    emptied; the messages it received, parsed, from the callable."""
-    node = inv.node(fo.witness())
-    hv = inv.hostvars(fo.witness())
-    probes.ensure([fo.witness()], probes.MAIL)
-    node.run("systemctl stop havirt-mail-sink; systemctl reset-failed havirt-mail-sink")
-    node.check_output(f"rm -rf {MAIL_DIR} && mkdir -p {MAIL_DIR}/tmp {MAIL_DIR}/new {MAIL_DIR}/cur")  # a Maildir
-    # On every address: the relay the inventory names is this node's cluster address.
-    node.check_output(f"systemd-run --unit havirt-mail-sink aiosmtpd -n -l 0.0.0.0:{hv['pacemaker_alert_mail_port']} "
-                      f"-c aiosmtpd.handlers.Mailbox {MAIL_DIR}")
-
-    def received() -> list:
-        out = node.run(f"cd {MAIL_DIR} && for f in new/* cur/*; do [ -f \"$f\" ] && cat \"$f\" && echo {END}; done").stdout
-        return [email.message_from_string(raw.strip() + "\n", policy=email.policy.default)
-                for raw in out.split(END) if raw.strip()]
-
-    yield received
-    node.run("systemctl stop havirt-mail-sink")
 
 
 def test_a_crash_is_mailed_once_per_event(inv, mail_sink):

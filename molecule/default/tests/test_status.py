@@ -1,6 +1,6 @@
 """status.yml: the cluster on one screen, checked against what the nodes
-themselves say (crm_mon, libvirt), including a failed action made for the
-test."""
+themselves say (crm_mon, libvirt, the backup host's files, systemd),
+including a failed action made for the test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from labkit import inventory
 from labkit import vms as lab_vms
 
 
-def _status(*extra):
+def _status(*extra, task_name="Cluster status"):
     # Only the json callback (it is the stdout one, so listing it adds nothing): ansible-core 2.19+
     # refuses an empty ANSIBLE_CALLBACKS_ENABLED ("A non-empty plugin name is required").
     env = inventory.clean_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
@@ -21,7 +21,7 @@ def _status(*extra):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert not re.search(r'"changed": true', run.stdout)
     task = next(t for play in json.loads(run.stdout)["plays"] for t in play["tasks"]
-                if t["task"]["name"] == "Cluster status")
+                if t["task"]["name"] == task_name)
     return next(iter(task["hosts"].values()))["msg"]
 
 
@@ -67,3 +67,25 @@ def test_status_shows_a_failed_action(inv):
         node.run("crm_resource --wait --timeout 30s")
         node.run("cibadmin --delete --xml-text '<primitive id=\"status-dummy\"/>'")
         node.run("crm_resource --cleanup --resource status-dummy")
+
+
+def test_status_tells_the_newest_backup_of_each_vm_and_each_hypervisors_scheduled_run(inv):
+    first = inv.group("hypervisors")[0]
+    host, directory = inv.role_var(first, "backup", "backup_host"), inv.role_var(first, "backup", "backup_dir")
+    schedule = inv.role_var(first, "backup", "backup_schedule")
+    lines = _status(task_name="Backups")
+    found = inv.node(host).check_output(f"find {directory} -mindepth 3 -maxdepth 3 -name manifest.json")
+    ids = {}
+    for path in found.split():
+        ids.setdefault(path.split("/")[-3], []).append(path.split("/")[-2])
+    assert ids, f"no backup on {host}: test_backup.py runs before this file"
+    newest = "; ".join(f"{vm['name']} {max(ids[vm['name']])} ({len(ids[vm['name']])} kept)" if vm["name"] in ids
+                       else f"{vm['name']} NONE" for vm in lab_vms.vms())
+    assert lines[0] == f"backups on {host}:{directory}, the newest of each VM: {newest}", lines
+    assert lines[1].startswith(f"scheduled backups ({schedule}): "), lines
+    for name in inv.group("hypervisors"):
+        result = inv.node(name).check_output("systemctl show havirt-backup.service --property=Result --value")
+        said = "last run ok" if result == "success" else "last run FAILED"
+        assert re.search(rf"{name}: {said} \([^)]*\d\d:\d\d:\d\d[^)]*\), next \w+ \d{{4}}-\d\d-\d\d {re.escape(schedule.split()[-1])}",
+                         lines[1]), (name, result, lines)
+

@@ -15,6 +15,11 @@ webhook: to the recipient URL) for the events an operator must hear of:
 - resource: a VM started somewhere or was live-migrated (its new home),
   and any operation of any resource that failed (a VM that cannot start).
 
+Run by hand (or by another havirt program) as ``havirt_alert.py --notify
+KIND SEVERITY SUBJECT [DETAIL]``, it sends an event of the node's own
+(a scheduled backup that failed, ...) to every recipient of the CIB's
+havirt alerts, exactly as pacemaker would: one path for every alert.
+
 Node and fencing events reach every node's agent: only one node reports
 each (the first by name of those in this partition, the event's subject
 excepted), so that one event gives one mail; a node whose pacemaker has
@@ -32,11 +37,15 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 OK_STATUS = "0"  # CRM_alert_status: the operation was executed (PCMK_EXEC_DONE)
+NOTIFY_KIND = "havirt"  # CRM_alert_kind of an event sent with --notify
+SEVERITIES = ("INFO", "WARNING", "CRITICAL")
 
 
 def _env(env, name, default=""):
@@ -86,6 +95,8 @@ def event(env, quorate=True):
         else:
             found = ("CRITICAL", "FENCING %s OF %s FAILED: %s (its VMs stay stopped until it is fenced or cleared "
                                  "by hand)" % (task.upper(), node, desc or "no reason given"))
+    elif kind == NOTIFY_KIND:
+        found = (_env(env, "havirt_severity", "WARNING"), "%s on %s" % (_env(env, "havirt_subject", "event"), node))
     elif kind == "resource":
         rsc = _env(env, "CRM_alert_rsc")
         task = _env(env, "CRM_alert_task")
@@ -152,6 +163,65 @@ def webhook_body(env, found):
     return json.dumps(body, sort_keys=True).encode()
 
 
+def alert_targets(alerts_xml, agent_path):
+    """The environments in which pacemaker runs this agent, from the CIB's
+    alerts section (``cibadmin --query --scope alerts``): one per recipient
+    of each <alert> whose path is ``agent_path``, with the alert's instance
+    attributes (mode, relay_host, ...) and CRM_alert_recipient."""
+    try:
+        root = ET.fromstring(alerts_xml)
+    except ET.ParseError:
+        return []
+    targets = []
+    for alert in root.iter("alert"):
+        if alert.get("path") != agent_path:
+            continue
+        attributes = dict((pair.get("name"), pair.get("value", "")) for pair in alert.findall("instance_attributes/nvpair")
+                          if pair.get("name"))
+        for recipient in alert.findall("recipient"):
+            if recipient.get("value"):
+                targets.append(dict(attributes, CRM_alert_recipient=recipient.get("value")))
+    return targets
+
+
+def notify_env(target, kind, severity, subject, detail, node, when):
+    """The environment of one --notify event for one target (alert_targets)."""
+    if severity not in SEVERITIES:
+        raise ValueError("severity %r: give one of %s" % (severity, ", ".join(SEVERITIES)))
+    return dict(target, CRM_alert_version="havirt", CRM_alert_kind=NOTIFY_KIND, CRM_alert_node=node,
+                CRM_alert_desc=detail or subject, CRM_alert_timestamp=when, CRM_alert_havirt_event=kind,
+                havirt_severity=severity, havirt_subject=subject)
+
+
+def notify(argv):
+    """--notify KIND SEVERITY SUBJECT [DETAIL]: the event to every recipient
+    of the CIB's havirt alerts; 0 when each was sent (or none is set)."""
+    if len(argv) not in (3, 4):
+        print("usage: havirt_alert.py --notify KIND SEVERITY SUBJECT [DETAIL]", file=sys.stderr)
+        return 2
+    kind, severity, subject = argv[:3]
+    detail = argv[3] if len(argv) == 4 else ""
+    alerts = subprocess.run(["cibadmin", "--query", "--scope", "alerts"], capture_output=True, text=True,
+                            timeout=30, check=False)
+    targets = alert_targets(alerts.stdout, os.path.abspath(__file__)) if alerts.returncode == 0 else []
+    if not targets:
+        print("havirt_alert: no alert recipient in the CIB (%s): %s %s not sent"
+              % (alerts.stderr.strip() or "pacemaker_alert_mail_to and pacemaker_alert_webhooks are empty",
+                 severity, subject), file=sys.stderr)
+        return 0 if alerts.returncode == 0 else 1
+    node = socket.gethostname().split(".")[0]
+    when = time.strftime("%Y-%m-%d %H:%M:%S")
+    failed = 0
+    for target in targets:
+        try:
+            env = notify_env(target, kind, severity, subject, detail, node, when)
+        except ValueError as exc:
+            print("havirt_alert: %s" % exc, file=sys.stderr)
+            return 2
+        failed += main(env) != 0
+    return 1 if failed else 0
+
+
 def _run(argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
@@ -206,4 +276,4 @@ def main(env=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(notify(sys.argv[2:]) if sys.argv[1:2] == ["--notify"] else main())

@@ -10,6 +10,7 @@ import email
 import email.policy
 import http.server
 import json
+import pathlib
 import socketserver
 import threading
 
@@ -192,3 +193,35 @@ def test_main_posts_json_to_a_webhook():
 
 def test_run_by_hand_it_does_nothing():
     assert agent.main({}) == 0
+
+
+# `cibadmin --query --scope alerts` on the container lab's servvirt1 (fixtures/alerts/README.md).
+ALERTS = (pathlib.Path(__file__).parent / "fixtures" / "alerts" / "cib-alerts.xml").read_text()
+
+
+def test_the_cibs_alerts_give_one_target_per_recipient_of_this_agent():
+    targets = agent.alert_targets(ALERTS, "/usr/local/lib/havirt/havirt_alert.py")
+    assert [t["CRM_alert_recipient"] for t in targets] == ["ops@havirt.lab"]
+    assert targets[0]["mode"] == "mail" and targets[0]["relay_port"] == "2525"
+    assert targets[0]["cluster_name"] and targets[0]["relay_host"]
+    assert agent.alert_targets(ALERTS, "/usr/lib/other/agent") == []
+    assert agent.alert_targets("", "/usr/local/lib/havirt/havirt_alert.py") == []
+
+
+def test_a_notified_event_is_mailed_as_pacemakers_are(smtp_sink):
+    port, received = smtp_sink
+    target = dict(agent.alert_targets(ALERTS, "/usr/local/lib/havirt/havirt_alert.py")[0],
+                  relay_host="127.0.0.1", relay_port=str(port), cluster_name="havirt")
+    env = agent.notify_env(target, "backup", "CRITICAL", "scheduled backup of passata FAILED",
+                           "passata: NOT backed up: sending the backup failed", "servvirt1", "2026-12-04 03:30:05")
+    assert agent.main(env) == 0
+    message = email.message_from_string(received[0], policy=email.policy.default)
+    assert message["Subject"] == "CRITICAL [havirt] scheduled backup of passata FAILED on servvirt1"
+    assert message["To"] == "ops@havirt.lab"
+    assert "CRM_alert_desc=passata: NOT backed up: sending the backup failed" in message.get_content()
+    with pytest.raises(ValueError, match="severity 'BAD'"):
+        agent.notify_env(target, "backup", "BAD", "x", "", "servvirt1", "now")
+
+
+def test_notify_without_its_arguments_says_how():
+    assert agent.notify(["backup"]) == 2

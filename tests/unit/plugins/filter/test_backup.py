@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -98,3 +101,76 @@ def test_no_problem_when_unset_or_on_a_host_that_is_not_a_hypervisor(host):
 def test_each_problem_is_named(host, directory, keep, words):
     problems = f.backup_problems(host, HOSTS, HYPERVISORS, directory, keep)
     assert len(problems) == 1 and words in problems[0], problems
+
+
+@pytest.mark.parametrize("host, schedule, words", [
+    ("", "daily", "backup_host is empty"),
+    ("servdb", "daily\nExecStart=/bin/sh", "not one line of text"),
+    ("servdb", 3, "not one line of text"),
+])
+def test_a_schedule_needs_a_backup_host_and_one_line(host, schedule, words):
+    problems = f.backup_problems(host, HOSTS, HYPERVISORS, "/srv/havirt-backups", 7, schedule)
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+@pytest.mark.parametrize("schedule", ["", None, "daily", "*-*-* 02:30:00", "Mon..Fri 23:00"])
+def test_a_schedule_on_one_line_with_a_backup_host_is_no_problem(schedule):
+    assert f.backup_problems("servdb", HOSTS, HYPERVISORS, "/srv/havirt-backups", 7, schedule) == []
+
+
+# `systemctl show havirt-backup.service havirt-backup.timer --property=...`
+# on the container lab's hypervisors, and ansible.builtin.find's result on
+# the backup host, as status.yml registers them (fixtures/backup/README.md).
+FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "backup"
+SHOW_OK = (FIXTURES / "systemctl-show-ok.txt").read_text()
+SHOW_FAILED = (FIXTURES / "systemctl-show-failed.txt").read_text()
+SHOW_NEVER = (FIXTURES / "systemctl-show-never-run.txt").read_text()
+FOUND = json.loads((FIXTURES / "find-manifests.json").read_text())
+LAB_VMS = [{"name": "passata"}, {"name": "speedauth"}, {"name": "masterauth"}, {"name": "gone", "state": "absent"}]
+
+
+def test_systemctl_show_is_read_per_unit():
+    units = f.parse_systemctl_show(SHOW_OK)
+    assert sorted(units) == ["havirt-backup.service", "havirt-backup.timer"]
+    assert units["havirt-backup.service"]["Result"] == "success"
+    assert units["havirt-backup.timer"]["ActiveState"] == "active"
+    assert f.parse_systemctl_show("") == {}
+
+
+def test_status_gives_the_newest_backup_of_each_vm_and_each_hypervisors_last_and_next_run():
+    hostvars = {"servvirt1": {"__status_backup_units": {"stdout": SHOW_OK, "rc": 0}},
+                "servvirt2": {"__status_backup_units": {"stdout": SHOW_FAILED, "rc": 0}}}
+    lines = f.backup_status(FOUND, hostvars, ["servvirt1", "servvirt2"], LAB_VMS, "servdb", "/srv/havirt-backups",
+                            "*-*-* 03:30:00")
+    stored = {}
+    for item in FOUND["files"]:
+        vm, backup_id = item["path"].split("/")[-3:-1]
+        stored.setdefault(vm, []).append(backup_id)
+    newest = "; ".join(f"{vm} {max(stored[vm])} ({len(stored[vm])} kept)" if vm in stored else f"{vm} NONE"
+                       for vm in ("passata", "speedauth", "masterauth"))
+    assert lines[0] == f"backups on servdb:/srv/havirt-backups, the newest of each VM: {newest}"
+    assert lines[1].startswith("scheduled backups (*-*-* 03:30:00): servvirt1: last run ok (")
+    assert "; servvirt2: last run FAILED (" in lines[1] and "exit-code: journalctl -u havirt-backup.service" in lines[1]
+    assert lines[1].count(", next ") == 2
+
+
+@pytest.mark.parametrize("result, said", [
+    ({"stdout": SHOW_NEVER, "rc": 0}, "servvirt1: not run yet, next "),
+    ({"unreachable": True, "msg": "ssh: connect timed out"}, "servvirt1: unknown (did not answer)"),
+    (None, "servvirt1: unknown (did not answer)"),
+    ({"stdout": "Id=havirt-backup.service\nLoadState=not-found\n\nId=havirt-backup.timer\nLoadState=not-found\n",
+      "rc": 0}, "servvirt1: timer NOT ACTIVE (not-found; site.yml --tags backup writes it)"),
+])
+def test_a_hypervisor_that_never_ran_did_not_answer_or_has_no_timer_says_so(result, said):
+    hostvars = {"servvirt1": {} if result is None else {"__status_backup_units": result}}
+    lines = f.backup_status(FOUND, hostvars, ["servvirt1"], LAB_VMS, "servdb", "/srv/b", "daily")
+    assert said in lines[1], lines
+
+
+def test_status_without_backups_or_schedule():
+    assert f.backup_status({}, {}, [], LAB_VMS, "", "/srv/b") == ["backups: not configured (backup_host is empty)"]
+    lines = f.backup_status({"files": []}, {}, ["servvirt1"], LAB_VMS, "servdb", "/srv/b", "")
+    assert lines == ["backups on servdb:/srv/b, the newest of each VM: passata NONE; speedauth NONE; masterauth NONE",
+                     "scheduled backups: none (backup_schedule is empty)"]
+    down = f.backup_status({"unreachable": True, "msg": "timed out"}, {}, [], LAB_VMS, "servdb", "/srv/b")
+    assert down[0] == "backups on servdb:/srv/b, the newest of each VM: UNKNOWN (servdb did not answer: timed out)"

@@ -98,7 +98,8 @@ def test_a_manifest_reads_back_and_names_its_files():
 @pytest.mark.parametrize("text, vm, words", [
     ("{", "passata", "does not parse"),
     (json.dumps({"format": 9}), "passata", "not a havirt backup"),
-    (json.dumps(_manifest()), "speedauth", "of passata, not of speedauth"),
+    (json.dumps(_manifest()), "speedauth", "of passata, not of speedauth: name the VM it was taken of "
+                                           r"\(restore.yml -e vm=passata\), and the VM to write it onto with -e as="),
 ])
 def test_a_manifest_that_is_not_this_vms_is_refused(text, vm, words):
     with pytest.raises(m.BackupError, match=words):
@@ -111,6 +112,42 @@ def test_restore_pairs_disks_by_target_and_refuses_a_missing_one():
     assert [(saved["target"], now["source"]["kind"]) for saved, now in plan] == [("vda", "iscsi")]
     with pytest.raises(m.BackupError, match="no longer has"):
         m.restore_plan(backup, m.disks_of(FILE_AND_BLOCK)[1:])
+
+
+def test_restore_onto_another_vm_pairs_its_own_disks_and_names_it_when_one_is_missing():
+    backup = m.read_manifest(json.dumps(_manifest()))
+    other = INACTIVE.replace("<name>passata</name>", "<name>speedauth</name>").replace(
+        ":servdb.cluster/2'", ":servdb.cluster/3'")
+    assert other != INACTIVE.replace("<name>passata</name>", "<name>speedauth</name>")
+    plan = m.restore_plan(backup, m.disks_of(other), "speedauth")
+    assert [(saved["target"], now["source"]["lun"]) for saved, now in plan] == [("vda", "3")]
+    with pytest.raises(m.BackupError, match="the backup of passata has disk vda, which radius does not have: "
+                                            "give radius that disk"):
+        m.restore_plan(backup, m.disks_of(FILE_AND_BLOCK)[1:], "radius")
+
+
+def test_a_disk_smaller_than_its_backup_is_refused_with_both_sizes():
+    backup = m.read_manifest(json.dumps(_manifest()))
+    plan = m.restore_plan(backup, m.disks_of(INACTIVE), "speedauth")
+    assert m.size_problems(plan, {"vda": 67108864}, "speedauth") == []
+    assert m.size_problems(plan, {"vda": 2 * 67108864}, "speedauth") == []
+    problems = m.size_problems(plan, {"vda": 33554432}, "speedauth")
+    assert problems == ["disk vda of speedauth (iSCSI LUN iqn.2026-11.org.havirt.lab:servdb.cluster/2 on 10.210.1.10) "
+                        "holds 32 MiB (33554432 bytes) and the backup's vda 64 MiB (67108864 bytes): grow it first "
+                        "(disk.size in havirt_vms, site.yml)"]
+
+
+def test_a_disks_size_is_read_as_the_vm_reads_it():
+    lun = m.disks_of(INACTIVE)[0]
+    argv = m.size_command("qemu-img", lun, "/etc/havirt/secrets/iscsi-chap")
+    assert argv[:3] == ["qemu-img", "info", "--output=json"]
+    assert argv[-2] == "--image-opts"
+    assert argv[-1] == m.write_command("qemu-img", "/r/vda.qcow2", lun, "/etc/havirt/secrets/iscsi-chap")[-1]
+    assert argv[argv.index("--object") + 1] == "secret,id=havirt-chap,file=/etc/havirt/secrets/iscsi-chap"
+    qcow, drbd = m.disks_of(FILE_AND_BLOCK)
+    assert m.size_command("qemu-img", qcow) == ["qemu-img", "info", "--output=json", "-f", "qcow2",
+                                                "/cluster/vms/radius.qcow2"]
+    assert m.size_command("qemu-img", drbd)[-3:] == ["-f", "raw", "/dev/drbd1"]
 
 
 def test_writing_back_onto_an_iscsi_lun_uses_chap_and_the_initiator_name():
@@ -141,3 +178,30 @@ def test_retention_keeps_the_newest_and_drops_leftovers():
     assert m.expired(ids[:1], 7) == []
     with pytest.raises(m.BackupError, match="at least 1"):
         m.expired(ids, 0)
+
+
+def test_a_scheduled_backup_takes_the_clusters_vms_running_here_in_the_inventorys_order():
+    assert m.scheduled(["passata", "speedauth", "masterauth"], ["masterauth", "other", "passata"]) == [
+        "passata", "masterauth"]
+    assert m.scheduled(["passata"], []) == []
+
+
+def test_the_backup_hosts_retention_keeps_the_newest_complete_and_clears_stale_transfers():
+    now = 1_000_000.0
+    entries = [
+        ("20261201T020000Z", True, now - 3 * 86400),
+        ("20261202T020000Z", True, now - 2 * 86400),
+        ("20261203T020000Z", True, now - 86400),
+        # interrupted two days ago: its manifest never came
+        ("20261202T030000Z", False, now - 2 * 86400),
+        # arriving now
+        ("20261204T020000Z", False, now - 60),
+        # not a backup: left alone
+        ("lost+found", False, now - 9 * 86400),
+        ("notes .txt", True, now - 9 * 86400),
+        ("old", False, now - 9 * 86400),
+    ]
+    assert m.prune_plan(entries, 2, now) == ["20261202T030000Z", "20261201T020000Z"]
+    assert m.prune_plan(entries, 5, now) == ["20261202T030000Z"]
+    with pytest.raises(m.BackupError, match="keep at least 1"):
+        m.prune_plan(entries, 0, now)
