@@ -223,5 +223,15 @@ def test_a_notified_event_is_mailed_as_pacemakers_are(smtp_sink):
         agent.notify_env(target, "backup", "BAD", "x", "", "servvirt1", "now")
 
 
+def test_a_subject_over_78_characters_arrives_without_a_leading_space(smtp_sink):
+    port, received = smtp_sink
+    target = {"CRM_alert_recipient": "ops@example.org", "relay_host": "127.0.0.1", "relay_port": str(port),
+              "cluster_name": "havirt"}
+    subject = "scheduled backup of passata, speedauth FAILED"
+    assert agent.main(agent.notify_env(target, "backup", "CRITICAL", subject, "", "servvirt1", "now")) == 0
+    message = email.message_from_string(received[0], policy=email.policy.default)
+    assert message["Subject"] == "CRITICAL [havirt] %s on servvirt1" % subject
+
+
 def test_notify_without_its_arguments_says_how():
     assert agent.notify(["backup"]) == 2
