@@ -183,7 +183,6 @@ def backup_status(found, hostvars, hypervisors, vms, host, directory, schedule="
     (depth 3: VM/ID/manifest.json); ``hostvars``: each hypervisor's
     ``__status_backup_units`` (``systemctl show`` of havirt-backup.service
     and .timer); ``vms``: havirt_vms; ``schedule``: backup_schedule."""
-    shown = _shown(hostvars, hypervisors)
     if not host:
         return ["backups: not configured (backup_host is empty)"]
     ids = {}
@@ -200,7 +199,7 @@ def backup_status(found, hostvars, hypervisors, vms, host, directory, schedule="
     lines = ["backups on %s:%s, the newest of each VM: %s" % (host, directory, newest or "no VM")]
     if schedule:
         lines.append("scheduled backups (%s): %s" % (schedule, "; ".join(
-            _schedule_line(hypervisor, value) for hypervisor, value in sorted((shown or {}).items()))))
+            _schedule_line(hypervisor, value) for hypervisor, value in sorted(_shown(hostvars, hypervisors).items()))))
     else:
         lines.append("scheduled backups: none (backup_schedule is empty)")
     return lines
