@@ -10,6 +10,7 @@ change to havirt_vms alone (--tags vms,cluster)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -28,6 +29,13 @@ STATE = {"removed": False, "token": ""}
 
 def _storage(inv):
     return inv.node(inv.group("storage")[0])
+
+
+def _scheduled(inv) -> dict[str, list[str]]:
+    """The VMs each hypervisor's scheduled backup takes when they run
+    there (its settings file, written by the backup role)."""
+    return {node: json.loads(inv.node(node).check_output("cat /etc/havirt/backup.json"))["vms"]
+            for node in inv.group("hypervisors")}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +79,8 @@ def test_site_removes_a_vm_marked_absent_and_keeps_its_disk(inv, absent_vars):
         assert not inv.node(node).file(f"{lease_dir}/{VM}").exists, node
     # The disk: the storage node's LUN file, the same size, still exported.
     assert _storage(inv).check_output("stat -c %%s %s", lun) == size_before
+    # Nor is it in the scheduled backups any more.
+    assert all(VM not in vms and vms for vms in _scheduled(inv).values()), _scheduled(inv)
     # The others run on, where they were.
     for vm in lab_vms.vms():
         if vm["name"] != VM:
@@ -93,10 +103,14 @@ def test_status_says_removed_and_migrate_refuses(absent_vars):
     assert f"{VM} is marked state: absent in havirt_vms" in run.stdout, run.stdout[-2000:]
 
 
-def test_without_the_mark_it_comes_back_with_its_disk():
+def test_without_the_mark_it_comes_back_with_its_disk(inv):
     run, said = lab_vms.site()
     assert run.returncode == 0, said[-3000:]
     STATE["removed"] = False
+    # The run for a change to havirt_vms alone (--tags vms,cluster) puts
+    # it back in the scheduled backups too.
+    names = [vm["name"] for vm in lab_vms.vms()]
+    assert _scheduled(inv) == {node: names for node in inv.group("hypervisors")}
     assert lab_vms.running_on(VM) == [lab_vms.vm_spec(VM)["preferred"]]
     answers = fo.first_answers([VM], 0, 120)
     assert VM in answers, lab_vms.postmortem(VM)
