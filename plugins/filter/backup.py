@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.vm_backup import BackupError, check_id, expired
+from ansible_collections.havirt.cluster.plugins.module_utils.vm_backup import (
+    BackupError, check_id, expired, send_commands)
 
 
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/proc", "/root", "/run", "/sbin",
@@ -61,6 +62,21 @@ def backup_plan(vms, requested=""):
         requested = [part.strip() for part in requested.split(",")]
     asked = [str(name) for name in requested or [] if str(name)]
     return {"names": names, "wanted": asked or names, "unknown": [n for n in asked if n not in names]}
+
+
+def backup_send_commands(vms, scratch_dir, backup_id, rsh, destination):
+    """``vms``: the VMs this hypervisor backed up (in its scratch
+    directory under ``backup_id``). Returns one {'vm', 'what', 'argv'} per
+    rsync command that sends them to the backup host, the disks of each
+    before its manifest (module_utils/vm_backup.py, send_commands: the
+    scheduled backups send with the same commands)."""
+    try:
+        return [{"vm": vm, "what": what, "argv": argv}
+                for vm in vms or []
+                for what, argv in zip(("disks", "manifest"),
+                                      send_commands(scratch_dir, str(vm), backup_id, rsh, destination))]
+    except BackupError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 def _human(size):
@@ -209,6 +225,7 @@ class FilterModule:
     def filters(self):
         return {
             "backup_plan": backup_plan,
+            "backup_send_commands": backup_send_commands,
             "backup_problems": backup_problems,
             "backup_report": backup_report,
             "backup_status": backup_status,

@@ -16,6 +16,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import json
+import posixpath
 import re
 import xml.etree.ElementTree as ET
 
@@ -264,6 +265,24 @@ def expired(ids, keep):
         raise BackupError("keep is %d: keep at least 1 backup" % keep)
     complete = sorted(i for i in ids if not i.endswith(".partial"))
     return [i for i in ids if i.endswith(".partial")] + complete[:-keep]
+
+
+def send_commands(scratch_dir, vm, backup_id, rsh, destination):
+    """The rsync command lines that send one backup from the hypervisor's
+    ``scratch_dir``/``vm``/``backup_id`` to ``destination`` (the backup
+    host's rrsync, reached with the ssh command ``rsh``), where it arrives
+    as ``vm``/``backup_id``: the disks first, the manifest last, so a
+    backup is complete on the backup host once its manifest is there
+    (rsync alone would send it first, by name). Each copy sent is removed
+    from the scratch directory; what stays there was not sent. Used by
+    backup.yml and by the hypervisors' scheduled backups alike."""
+    check_id(backup_id)
+    if not vm or "/" in vm or vm in (".", ".."):
+        raise BackupError("%r is not a VM name" % (vm,))
+    source = posixpath.join(scratch_dir, ".", vm, backup_id)
+    return [["rsync", "--archive", "--relative", "--remove-source-files", "--rsh=" + rsh.strip(),
+             which, source, destination]
+            for which in ("--exclude=" + MANIFEST, "--include=" + MANIFEST)]
 
 
 def scheduled(vms, running):

@@ -35,15 +35,14 @@ def warn(text):
 
 
 def send(settings, name, backup_id):
-    """The backup's disks, then its manifest, to the backup host; the
-    local copy removed once sent."""
-    source = os.path.join(settings["scratch_dir"], ".", name, backup_id)
-    for which in ("--exclude=" + vb.MANIFEST, "--include=" + vb.MANIFEST):
-        rc, out, err = run(["rsync", "--archive", "--relative", "--remove-source-files",
-                            "--rsh=" + settings["rsh"], which, source, settings["destination"]])
+    """The backup's disks, then its manifest, to the backup host (the same
+    commands as backup.yml's); the local copy removed once sent."""
+    for argv in vb.send_commands(settings["scratch_dir"], name, backup_id, settings["rsh"], settings["destination"]):
+        rc, out, err = run(argv)
         if rc != 0:
             raise vb.BackupError("sending the backup to %s failed (rsync %d): %s; it stays in %s"
-                                 % (settings["destination"], rc, err.strip(), source))
+                                 % (settings["destination"], rc, err.strip(),
+                                    os.path.join(settings["scratch_dir"], name, backup_id)))
     shutil.rmtree(os.path.join(settings["scratch_dir"], name, backup_id), ignore_errors=True)
 
 

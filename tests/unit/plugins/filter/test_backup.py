@@ -174,3 +174,17 @@ def test_status_without_backups_or_schedule():
                      "scheduled backups: none (backup_schedule is empty)"]
     down = f.backup_status({"unreachable": True, "msg": "timed out"}, {}, [], LAB_VMS, "servdb", "/srv/b")
     assert down[0] == "backups on servdb:/srv/b, the newest of each VM: UNKNOWN (servdb did not answer: timed out)"
+
+
+def test_each_vm_is_sent_disks_then_manifest_with_the_module_utils_commands():
+    commands = f.backup_send_commands(["passata", "dns"], "/var/lib/havirt/backup", "20261204T030000Z",
+                                      "ssh -i /root/.ssh/k", "root@192.168.100.3:")
+    assert [(c["vm"], c["what"]) for c in commands] == [
+        ("passata", "disks"), ("passata", "manifest"), ("dns", "disks"), ("dns", "manifest")]
+    assert commands[0]["argv"] == [
+        "rsync", "--archive", "--relative", "--remove-source-files", "--rsh=ssh -i /root/.ssh/k",
+        "--exclude=manifest.json", "/var/lib/havirt/backup/./passata/20261204T030000Z", "root@192.168.100.3:"]
+    assert commands[1]["argv"][5] == "--include=manifest.json"
+    assert f.backup_send_commands([], "/x", "20261204T030000Z", "ssh", "d:") == []
+    with pytest.raises(AnsibleFilterError, match="not a VM name"):
+        f.backup_send_commands(["../x"], "/x", "20261204T030000Z", "ssh", "d:")

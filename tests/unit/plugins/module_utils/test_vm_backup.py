@@ -5,6 +5,7 @@ and with file and block disks written as libvirt writes them."""
 from __future__ import annotations
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -205,3 +206,33 @@ def test_the_backup_hosts_retention_keeps_the_newest_complete_and_clears_stale_t
     assert m.prune_plan(entries, 5, now) == ["20261202T030000Z"]
     with pytest.raises(m.BackupError, match="keep at least 1"):
         m.prune_plan(entries, 0, now)
+
+
+def test_a_backup_is_sent_disks_first_manifest_last_and_leaves_the_scratch_directory(tmp_path):
+    """The commands run for real (rsync to a local directory, where the
+    backup host's rrsync would root them): after the first the disks are
+    there and the manifest is not, so the backup does not count yet."""
+    scratch, dest = tmp_path / "scratch", tmp_path / "backups"
+    backup = scratch / "passata" / "20261204T030000Z"
+    backup.mkdir(parents=True)
+    dest.mkdir()
+    (backup / "vda.qcow2").write_bytes(b"disk" * 1000)
+    (backup / m.MANIFEST).write_text('{"vm": "passata"}')
+    first, last = m.send_commands(str(scratch), "passata", "20261204T030000Z", "ssh -i key\n", f"{dest}/")
+    assert first[:5] == ["rsync", "--archive", "--relative", "--remove-source-files", "--rsh=ssh -i key"]
+    assert first[-2] == f"{scratch}/./passata/20261204T030000Z"
+    subprocess.run(first, check=True)
+    arrived = dest / "passata" / "20261204T030000Z"
+    assert (arrived / "vda.qcow2").read_bytes() == b"disk" * 1000
+    assert not (arrived / m.MANIFEST).exists()
+    assert not (backup / "vda.qcow2").exists() and (backup / m.MANIFEST).exists()
+    subprocess.run(last, check=True)
+    assert json.loads((arrived / m.MANIFEST).read_text()) == {"vm": "passata"}
+    assert not (backup / m.MANIFEST).exists()
+
+
+@pytest.mark.parametrize("vm, backup_id", [("../etc", "20261204T030000Z"), ("", "20261204T030000Z"),
+                                           ("passata", "../x"), ("passata", "20261204T030000Z.partial")])
+def test_nothing_is_sent_for_a_name_that_is_not_one(vm, backup_id):
+    with pytest.raises(m.BackupError):
+        m.send_commands("/var/lib/havirt/backup", vm, backup_id, "ssh", "root@servdb:")
