@@ -10,7 +10,8 @@ QEMU process; a backup that does not exist and a VM that is not one are
 refused with nothing stopped. The schedule (backup_schedule): each
 hypervisor's timer backs up the VMs running there (the service started by
 the test), the VMs keep their QEMU processes, and the backup host's timer
-keeps the newest backup_keep of each VM."""
+keeps the newest backup_keep of each VM; an emptied schedule removes
+every timer, and the schedule puts them back."""
 
 from __future__ import annotations
 
@@ -230,6 +231,34 @@ def test_a_scheduled_backup_that_fails_is_mailed_with_the_vm_and_the_reason(inv,
         # The copies that could not be sent stay in the scratch directory (the message says where).
         node.run(f"find {settings['scratch_dir']} -mindepth 2 -maxdepth 2 -type d -exec rm -rf {{}} +")
     assert _qemu(inv)[0] == hypervisor
+
+
+def _timers(inv) -> dict[str, tuple[bool, str]]:
+    """Each node's backup timer: (its unit file exists, is-active)."""
+    units = {name: "havirt-backup" for name in inv.group("hypervisors")}
+    units[_backup_var(inv, "backup_host")] = "havirt-backup-prune"
+    out = {}
+    for name, unit in units.items():
+        node = inv.node(name)
+        out[name] = (node.file(f"/etc/systemd/system/{unit}.timer").exists
+                     and node.file(f"/etc/systemd/system/{unit}.service").exists,
+                     node.run(f"systemctl is-active {unit}.timer").stdout.strip())
+    return out
+
+
+def test_an_emptied_schedule_removes_the_timers_and_a_schedule_brings_them_back(inv):
+    """backup_schedule emptied (the README: backups by hand only), site.yml
+    --tags backup: no timer and no unit left on any node; the inventory's
+    schedule again: every timer back and active."""
+    assert set(_timers(inv).values()) == {(True, "active")}, _timers(inv)
+    try:
+        run = lab_vms.playbook("site.yml", "--tags", "backup", "-e", "backup_schedule=")
+        assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+        assert set(_timers(inv).values()) == {(False, "inactive")}, _timers(inv)
+    finally:
+        run = lab_vms.playbook("site.yml", "--tags", "backup")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert set(_timers(inv).values()) == {(True, "active")}, _timers(inv)
 
 
 @pytest.mark.parametrize("extra, said", [
