@@ -116,6 +116,25 @@ def crm_mon_not_started(value, ids):
     return waiting
 
 
+def crm_mon_failed_starts(value, ids):
+    """Of the resources ``ids``, those that are not started (nor stopped
+    on purpose) and whose start failed on some node: pacemaker leaves them
+    stopped until their failures are cleared. {id: [(node, reason), ...]},
+    in the order of ``ids``."""
+    status = _crm_mon(value, "crm_mon_failed_starts")
+    if not status:
+        return {}
+    waiting = crm_mon_not_started(value, ids)
+    failed = {}
+    for failure in status["failures"]:
+        op_key = failure["op_key"]
+        for rid in waiting:
+            if op_key.startswith(rid + "_start_"):
+                failed.setdefault(rid, []).append(
+                    [failure["node"], (failure["exitreason"] or failure["exitstatus"] or "no reason given").rstrip(". ")])
+    return dict((rid, failed[rid]) for rid in waiting if rid in failed)
+
+
 def crm_mon_active(value, ids):
     """Of the resources ``ids``, those crm_mon shows active on some node
     (running, starting, stopping or failed there), in the order of ``ids``."""
@@ -176,6 +195,7 @@ class FilterModule:
             "cib_meta_attributes": cib_meta_attributes,
             "cib_constraints_of": cib_constraints_of,
             "crm_mon_active": crm_mon_active,
+            "crm_mon_failed_starts": crm_mon_failed_starts,
             "crm_mon_online_nodes": crm_mon_online_nodes,
             "crm_mon_quorum": crm_mon_quorum,
             "crm_mon_not_started": crm_mon_not_started,

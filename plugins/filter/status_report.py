@@ -32,7 +32,8 @@ description:
   - "One line for the cluster (nodes online, quorum, DC, standby and maintenance); one per VM of havirt_vms (where it
     runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, whether the cluster manager has its resource and
     watches it, and for a VM it keeps stopped for want of room, C(NO HYPERVISOR CAN HOLD IT) with what it needs and
-    what each hypervisor has free of its capacity); one per VirtualDomain resource the inventory does not know; one
+    what each hypervisor has free of its capacity, and for one whose start failed, C(FAILED TO START) with each
+    hypervisor's reason); one per VirtualDomain resource the inventory does not know; one
     on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
     failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else its
     clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
@@ -166,6 +167,22 @@ def _no_room(cluster, spec, hypervisors, vms, prefix):
             % (need["hv_memory"], need["cpu"], "; ".join(places), cluster.get("placement_strategy")))
 
 
+def _failed_starts(cluster, rid):
+    """Why a VM the cluster should run does not: the hypervisors where its
+    start failed (pacemaker tries no node twice until the failures are
+    cleared), with the agent's reason; '' when none failed."""
+    failed = [failure for failure in cluster.get("failures") or []
+              if str(failure.get("op_key") or "").startswith(rid + "_start_")]
+    if not failed:
+        return ""
+    reasons = []
+    for failure in failed:
+        reason = (failure.get("exitreason") or failure.get("exitstatus") or "no reason given").rstrip(". ")
+        reasons.append("%s: %s" % (failure.get("node") or "?", reason))
+    return (" (FAILED TO START on %s; fix the cause, then crm_resource --cleanup --resource %s: "
+            "docs/runbooks/vm-failed.md)" % ("; ".join(reasons), rid))
+
+
 def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
     lines = []
     resources = cluster.get("resources") or {}
@@ -186,7 +203,8 @@ def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
                 note = (" (NOT WATCHED BY THE CLUSTER: %s; re-run migrate.yml -e vm=%s to settle a move, or give it "
                         "back with crm_resource)" % (unwatched[rid], vm))
             elif not where and resources[rid].get("target_role", "") != "Stopped":
-                note = _no_room(cluster, specs.get(vm), hypervisors, list(specs.values()), prefix)
+                note = (_failed_starts(cluster, rid)
+                        or _no_room(cluster, specs.get(vm), hypervisors, list(specs.values()), prefix))
         lines.append("vm %s: %s%s%s" % (vm, " AND ".join(where) if where else "NOT RUNNING",
                                         " (TWICE!)" if len(where) > 1 else "", note))
     for resource in resources.values():

@@ -15,8 +15,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import (
-    FilterModule, cib_constraints_of, cib_meta_attributes, cib_primitive_ids, crm_mon_active, crm_mon_not_started,
-    crm_mon_online_nodes, crm_mon_quorum, fence_history, fence_history_summary)
+    FilterModule, cib_constraints_of, cib_meta_attributes, cib_primitive_ids, crm_mon_active, crm_mon_failed_starts,
+    crm_mon_not_started, crm_mon_online_nodes, crm_mon_quorum, fence_history, fence_history_summary)
 
 FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_status"
 # crm_mon --one-shot --output-as=xml, and cibadmin --query --scope resources, of a healthy lab cluster.
@@ -49,8 +49,8 @@ def _mon_with(version, rid, **attributes):
 
 def test_every_filter_is_registered():
     assert sorted(FilterModule().filters()) == [
-        "cib_constraints_of", "cib_meta_attributes", "cib_primitive_ids", "crm_mon_active", "crm_mon_not_started",
-        "crm_mon_online_nodes", "crm_mon_quorum", "fence_history", "fence_history_summary"]
+        "cib_constraints_of", "cib_meta_attributes", "cib_primitive_ids", "crm_mon_active", "crm_mon_failed_starts",
+        "crm_mon_not_started", "crm_mon_online_nodes", "crm_mon_quorum", "fence_history", "fence_history_summary"]
 
 
 # --- crm_mon: the nodes and quorum (roles/pacemaker/tasks/main.yml) ---
@@ -481,3 +481,36 @@ def test_constraints_that_are_not_the_section_fail():
         cib_constraints_of("<resources/>", ["vm-a"])
     with pytest.raises(AnsibleFilterError, match="not well-formed"):
         cib_constraints_of("<constraints>", ["vm-a"])
+
+
+# --- crm_mon: the VMs whose start failed (roles/pacemaker/tasks/cib.yml) ---
+
+def test_a_vm_stopped_after_its_start_failed_on_both_hypervisors_is_given_with_each_reason():
+    """Captured after speedauth's definition was broken on both hypervisors
+    and its QEMU killed (the fixtures' README)."""
+    mon = _read("crm_mon-vm-failed-start-pacemaker3.xml")
+    assert crm_mon_failed_starts(mon, VMS) == {"vm-speedauth": [
+        ["servvirt2", "Failed to start virtual domain speedauth"],
+        ["servvirt1", "Failed to start virtual domain speedauth"]]}
+    assert crm_mon_not_started(mon, VMS) == ["vm-speedauth"]
+
+
+def test_nothing_failed_or_a_failed_start_that_ran_elsewhere_gives_nothing():
+    assert crm_mon_failed_starts(_read(MON["3.0.0"]), VMS) == {}
+    assert crm_mon_failed_starts(_read(MON["2.1.5"]), VMS) == {}
+    assert crm_mon_failed_starts("", VMS) == {}
+    # The capture's speedauth started after all (its failures not cleared yet): nothing to retry.
+    text = _read("crm_mon-vm-failed-start-pacemaker3.xml")
+    running = text.replace('<resource id="vm-speedauth" resource_agent="ocf:heartbeat:VirtualDomain" role="Stopped" '
+                           'active="false"', '<resource id="vm-speedauth" resource_agent="ocf:heartbeat:VirtualDomain" '
+                           'role="Started" active="true"')
+    assert running != text
+    assert crm_mon_failed_starts(running, VMS) == {}
+
+
+def test_a_failed_start_of_a_vm_stopped_on_purpose_is_not_retried():
+    text = _read("crm_mon-vm-failed-start-pacemaker3.xml").replace(
+        '<resource id="vm-speedauth" resource_agent="ocf:heartbeat:VirtualDomain" role="Stopped" ',
+        '<resource id="vm-speedauth" resource_agent="ocf:heartbeat:VirtualDomain" role="Stopped" '
+        'target_role="Stopped" ')
+    assert crm_mon_failed_starts(text, VMS) == {}

@@ -252,3 +252,23 @@ def test_the_guest_agents_are_summed_up_when_asked():
     hostvars["servvirt2"]["__status_agents"] = {"agents": {"masterauth": {"state": "???"}}}
     assert ("guest agents: answering: none; UNREADABLE (run havirt.cluster.guest_agent_info on its hypervisor): "
             "masterauth" in _report(hostvars=hostvars))
+
+
+def test_a_vm_whose_start_failed_on_every_hypervisor_says_where_why_and_what_to_run():
+    """speedauth's start failed on both hypervisors (its definition broken
+    by hand; captured in the lab): the cluster leaves it stopped."""
+    cluster = _cluster("crm_mon-vm-failed-start-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    lines = _report(cluster, _hostvars(running={"servvirt1": ["passata"], "servvirt2": ["masterauth"]}))
+    assert ("vm speedauth: NOT RUNNING (FAILED TO START on servvirt2: Failed to start virtual domain speedauth; "
+            "servvirt1: Failed to start virtual domain speedauth; fix the cause, then crm_resource --cleanup "
+            "--resource vm-speedauth: docs/runbooks/vm-failed.md)") in lines, lines
+    assert "vm passata: servvirt1" in lines and "vm masterauth: servvirt2" in lines
+    failed = next(line for line in lines if line.startswith("failed actions: "))
+    assert failed == ("failed actions: vm-speedauth_start_0 on servvirt2 (Error occurred); "
+                      "vm-speedauth_start_0 on servvirt1 (Error occurred)")
+
+
+def test_a_failed_start_of_a_vm_that_runs_elsewhere_is_only_a_failed_action():
+    cluster = _cluster("crm_mon-vm-failed-start-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    lines = _report(cluster, _hostvars(running={"servvirt1": ["passata", "speedauth"], "servvirt2": ["masterauth"]}))
+    assert "vm speedauth: servvirt1" in lines, lines
