@@ -22,7 +22,7 @@ from ansible_collections.havirt.cluster.plugins.module_utils.command_result impo
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_fencing import (
     FencerUnavailable, describe_event, parse_fence_history)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
-    StatusError, constraint_ids_of, online_nodes, parse_crm_mon, parse_meta, primitive_ids)
+    StatusError, constraint_ids_of, failed_starts, online_nodes, parse_crm_mon, parse_meta, primitive_ids)
 
 
 def _text(value, name):
@@ -102,11 +102,7 @@ def _stopped_on_purpose(resource):
     return resource["target_role"].lower() == "stopped"
 
 
-def crm_mon_not_started(value, ids):
-    """Of the resources ``ids``, those crm_mon does not show started and
-    active, leaving out those whose target-role is Stopped (stopped on
-    purpose, never to be waited for); in the order of ``ids``."""
-    status = _crm_mon(value, "crm_mon_not_started")
+def _not_started(status, ids):
     resources = status["resources"] if status else {}
     waiting = []
     for rid in ids:
@@ -116,23 +112,23 @@ def crm_mon_not_started(value, ids):
     return waiting
 
 
+def crm_mon_not_started(value, ids):
+    """Of the resources ``ids``, those crm_mon does not show started and
+    active, leaving out those whose target-role is Stopped (stopped on
+    purpose, never to be waited for); in the order of ``ids``."""
+    return _not_started(_crm_mon(value, "crm_mon_not_started"), ids)
+
+
 def crm_mon_failed_starts(value, ids):
     """Of the resources ``ids``, those that are not started (nor stopped
     on purpose) and whose start failed on some node: pacemaker leaves them
-    stopped until their failures are cleared. {id: [(node, reason), ...]},
+    stopped until their failures are cleared. {id: [[node, reason], ...]},
     in the order of ``ids``."""
     status = _crm_mon(value, "crm_mon_failed_starts")
     if not status:
         return {}
-    waiting = crm_mon_not_started(value, ids)
-    failed = {}
-    for failure in status["failures"]:
-        op_key = failure["op_key"]
-        for rid in waiting:
-            if op_key.startswith(rid + "_start_"):
-                failed.setdefault(rid, []).append(
-                    [failure["node"], (failure["exitreason"] or failure["exitstatus"] or "no reason given").rstrip(". ")])
-    return dict((rid, failed[rid]) for rid in waiting if rid in failed)
+    failed = ((rid, failed_starts(status, rid)) for rid in _not_started(status, ids))
+    return dict((rid, nodes) for rid, nodes in failed if nodes)
 
 
 def crm_mon_active(value, ids):

@@ -22,6 +22,7 @@ from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fenc
 from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, room, unavailable, used
 from ansible_collections.havirt.cluster.plugins.module_utils import guest_agent as agent
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import failed_starts
 
 DOCUMENTATION = r"""
 name: status_report
@@ -171,16 +172,11 @@ def _failed_starts(cluster, rid):
     """Why a VM the cluster should run does not: the hypervisors where its
     start failed (pacemaker tries no node twice until the failures are
     cleared), with the agent's reason; '' when none failed."""
-    failed = [failure for failure in cluster.get("failures") or []
-              if str(failure.get("op_key") or "").startswith(rid + "_start_")]
+    failed = failed_starts(cluster, rid)
     if not failed:
         return ""
-    reasons = []
-    for failure in failed:
-        reason = (failure.get("exitreason") or failure.get("exitstatus") or "no reason given").rstrip(". ")
-        reasons.append("%s: %s" % (failure.get("node") or "?", reason))
     return (" (FAILED TO START on %s; fix the cause, then crm_resource --cleanup --resource %s: "
-            "docs/runbooks/vm-failed.md)" % ("; ".join(reasons), rid))
+            "docs/runbooks/vm-failed.md)" % ("; ".join("%s: %s" % (node, reason) for node, reason in failed), rid))
 
 
 def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):

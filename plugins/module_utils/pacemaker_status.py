@@ -210,6 +210,16 @@ def parse_property(text, name, default=""):
     return default
 
 
+def failed_starts(status, rid):
+    """The failed starts of resource ``rid`` in a parse_crm_mon() result:
+    [node, the agent's reason] each (pacemaker starts it on none of those
+    nodes again until the failures are cleared)."""
+    return [[failure.get("node") or "?",
+             (failure.get("exitreason") or failure.get("exitstatus") or "no reason given").rstrip(". ")]
+            for failure in status.get("failures") or []
+            if str(failure.get("op_key") or "").startswith(rid + "_start_")]
+
+
 def online_nodes(status):
     """The names of the nodes online in a parse_crm_mon() result, sorted."""
     return sorted(name for name, node in status["nodes"].items() if node["online"])

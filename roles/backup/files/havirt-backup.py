@@ -37,13 +37,13 @@ def warn(text):
 def send(settings, name, backup_id):
     """The backup's disks, then its manifest, to the backup host (the same
     commands as backup.yml's); the local copy removed once sent."""
+    local = os.path.join(settings["scratch_dir"], name, backup_id)
     for argv in vb.send_commands(settings["scratch_dir"], name, backup_id, settings["rsh"], settings["destination"]):
         rc, out, err = run(argv)
         if rc != 0:
             raise vb.BackupError("sending the backup to %s failed (rsync %d): %s; it stays in %s"
-                                 % (settings["destination"], rc, err.strip(),
-                                    os.path.join(settings["scratch_dir"], name, backup_id)))
-    shutil.rmtree(os.path.join(settings["scratch_dir"], name, backup_id), ignore_errors=True)
+                                 % (settings["destination"], rc, err.strip(), local))
+    shutil.rmtree(local, ignore_errors=True)
 
 
 def alert(settings, subject, detail):
