@@ -9,8 +9,9 @@ molecule announces each step.
 import re
 import sys
 
-# "default ➜ converge: Executing" on a terminal, "[default > converge] Executing" in a log.
-STEP = re.compile(r"\w+ ➜ (\w+): Executing|\[\w+ > (\w+)\] Executing")
+# "default ➜ converge: Executing" on a terminal, "[default > converge] Executing" in a log;
+# a scenario's name may have hyphens (vmlab-bookworm).
+STEP = re.compile(r"[\w-]+ ➜ (\w+): Executing|\[[\w-]+ > (\w+)\] Executing")
 TOOK = re.compile(r"Playbook run took (\d+) days, (\d+) hours, (\d+) minutes, (\d+) seconds")
 
 

@@ -37,6 +37,14 @@ def test_vm_lab_without_an_idempotence_step_is_not_an_error(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == "lab create: 103s, converge site.yml: 798s"
 
 
+def test_a_scenario_name_with_a_hyphen(tmp_path, capsys):
+    """make test-bookworm's scenario: before the fix its steps were never
+    recognised and the target failed after a passing run."""
+    path = _log(tmp_path, "vmlab-bookworm", [("create", 121), ("converge", 1197), ("verify", None)])
+    assert timings.main(str(path)) == 0
+    assert capsys.readouterr().out.strip() == "lab create: 121s, converge site.yml: 1197s"
+
+
 def test_a_log_without_a_converge_time_fails(tmp_path, capsys):
     path = _log(tmp_path, "vmlab", [("create", 103), ("converge", None)])
     assert timings.main(str(path)) == 1
