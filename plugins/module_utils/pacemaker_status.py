@@ -256,8 +256,11 @@ def unwatched(resource):
     reasons = []
     if resource.get("move"):
         reasons.append("a move %s -> %s was interrupted" % (resource["move"]["from"], resource["move"]["to"]))
-    if resource.get("maintenance") or _bool(resource.get("meta", {}).get("maintenance")):
+    maintenance = bool(resource.get("maintenance") or _bool(resource.get("meta", {}).get("maintenance")))
+    if maintenance:
         reasons.append("in maintenance")
-    if not resource.get("managed", True) or resource.get("meta", {}).get("is-managed") == "false":
+    # crm_mon says managed="false" of a resource in maintenance too: said
+    # only when is-managed is set, or when nothing else explains it.
+    if resource.get("meta", {}).get("is-managed") == "false" or (not resource.get("managed", True) and not maintenance):
         reasons.append("unmanaged")
     return ", ".join(reasons)

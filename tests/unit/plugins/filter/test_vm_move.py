@@ -108,7 +108,7 @@ def test_a_vm_an_administrator_took_out_of_the_cluster_is_refused():
     cluster["resources"]["vm-passata"]["move"] = None
     cluster["unwatched"]["vm-passata"] = unwatched(cluster["resources"]["vm-passata"])
     plan = _plan(_looks(cluster=cluster))
-    assert plan["problems"][0].startswith("passata's resource vm-passata is in maintenance, unmanaged, set outside "
+    assert plan["problems"][0].startswith("passata's resource vm-passata is in maintenance, set outside "
                                           "migrate.yml"), plan["problems"]
 
 

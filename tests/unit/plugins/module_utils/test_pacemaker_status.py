@@ -67,9 +67,19 @@ def test_a_killed_move_and_an_unmanaged_vm_are_named():
     passata = status["resources"]["vm-passata"]
     assert passata["move"] == {"from": "servvirt1", "to": "servvirt2"}
     assert passata["managed"] is False
-    assert unwatched(passata) == "a move servvirt1 -> servvirt2 was interrupted, in maintenance, unmanaged"
+    assert unwatched(passata) == "a move servvirt1 -> servvirt2 was interrupted, in maintenance"
     assert unwatched(status["resources"]["vm-speedauth"]) == "unmanaged"
     assert unwatched(status["resources"]["vm-masterauth"]) == ""
+
+
+def test_maintenance_alone_is_not_also_called_unmanaged():
+    """crm_mon says managed="false" of a resource in maintenance; unmanaged
+    is said when is-managed is set too, or when nothing else explains it."""
+    assert unwatched({"managed": False, "maintenance": True, "meta": {}}) == "in maintenance"
+    assert unwatched({"managed": False, "meta": {"maintenance": "true", "is-managed": "false"}}) == \
+        "in maintenance, unmanaged"
+    assert unwatched({"managed": False, "meta": {}}) == "unmanaged"
+    assert unwatched({"managed": True, "meta": {}}) == ""
 
 
 def test_failed_action():
@@ -102,7 +112,7 @@ def test_pacemaker3_says_maintenance_per_resource():
         'role="Started" active="true" orphaned="false" blocked="false" maintenance="false" managed="true"',
         'role="Started" active="true" orphaned="false" blocked="false" maintenance="true" managed="false"', 1)
     status = merge(parse_crm_mon(text), parse_meta(_read("resources-healthy-pacemaker3.xml")))
-    assert unwatched(status["resources"]["fence-lab"]) == "in maintenance, unmanaged"
+    assert unwatched(status["resources"]["fence-lab"]) == "in maintenance"
 
 
 def test_the_first_meta_attribute_counts():
