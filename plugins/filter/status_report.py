@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
 
@@ -30,16 +30,18 @@ short_description: status.yml's lines, from what it read on the nodes and the cl
 version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
-  - "One line for the cluster (nodes online, quorum, DC, standby and maintenance); one per VM of havirt_vms (where it
+  - "One line for the cluster (nodes online, quorum with the runbook to follow when it is lost, DC, standby and
+    maintenance); one per VM of havirt_vms (where it
     runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, whether the cluster manager has its resource and
     watches it, and for a VM it keeps stopped for want of room, C(NO HYPERVISOR CAN HOLD IT) with what it needs and
     what each hypervisor has free of its capacity, and for one whose start failed, C(FAILED TO START) with each
-    hypervisor's reason); one per VirtualDomain resource the inventory does not know; one
+    hypervisor's reason, C(NO QUORUM) when the partition that answered has none); one per VirtualDomain resource the inventory does not know; one
     on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
     failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else its
     clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
     with any split brain recorded); then for each hypervisor whether each other could take its running VMs' memory
-    (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline. Where the cluster
+    (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline, C(UNKNOWN) when its
+    free memory could not be read. Where the cluster
     weighs capacity (placement-strategy not default) the room is pacemaker's own count (the survivor's capacity
     less its VMs' utilization), capped by what the host has available less O(reserve_mb): C(NOT ENOUGH ROOM) when
     the cluster would keep VMs stopped, C(NOT ENOUGH MEMORY) when its capacity promises more than the host has."
@@ -129,9 +131,14 @@ def _running(hostvars, hypervisors):
 def _cluster_line(cluster, nodes):
     states = cluster.get("nodes") or {}
     online = [name for name, state in states.items() if state.get("online")]
+    quorum = "yes" if cluster.get("quorum") else "NO"
+    if online and not cluster.get("quorum"):
+        # Pacemaker answered from a partition too small to act.
+        quorum += (" (fewer than half the nodes see each other: this part of the cluster stops its VMs and starts "
+                   "none; docs/runbooks/quorum-lost.md)")
     line = "cluster: %d/%d nodes online (%s), quorum: %s, DC: %s" % (
         len(online), len(nodes), ", ".join(online) or "none: is pacemaker running? %s" % (cluster.get("error") or ""),
-        "yes" if cluster.get("quorum") else "NO", cluster.get("dc") or "none")
+        quorum, cluster.get("dc") or "none")
     for label, key in (("standby", "standby"), ("in maintenance", "maintenance")):
         names = [name for name, state in states.items() if state.get(key)]
         if names:
@@ -197,7 +204,9 @@ def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
                 note = " (NOT IN THE CLUSTER: no resource %s; run site.yml)" % rid
             elif rid in unwatched:
                 note = (" (NOT WATCHED BY THE CLUSTER: %s; re-run migrate.yml -e vm=%s to settle a move, or give it "
-                        "back with crm_resource)" % (unwatched[rid], vm))
+                        "back with crm_resource; docs/runbooks/vm-unwatched.md)" % (unwatched[rid], vm))
+            elif not where and resources[rid].get("target_role", "") != "Stopped" and not cluster.get("quorum"):
+                note = " (NO QUORUM: the cluster starts no VM until it has one; docs/runbooks/quorum-lost.md)"
             elif not where and resources[rid].get("target_role", "") != "Stopped":
                 note = (_failed_starts(cluster, rid)
                         or _no_room(cluster, specs.get(vm), hypervisors, list(specs.values()), prefix))
@@ -250,8 +259,13 @@ def _drbd(hostvars, host, resources):
     return "; ".join(drbd_summary(text, resources, records))
 
 
+def _unreachable(hostvars, host):
+    """Whether Ansible could not reach the host (status.yml's first task)."""
+    return bool(_result(hostvars, host, "__status_chrony").get("unreachable"))
+
+
 def _node_line(hostvars, host, hypervisors, running, drbd_resources):
-    if _result(hostvars, host, "__status_chrony").get("unreachable"):
+    if _unreachable(hostvars, host):
         return "%s: UNREACHABLE (%s)" % (host, str(_result(hostvars, host, "__status_chrony").get("msg") or "").strip())
     line = "%s: clock %s" % (host, chrony_clock_summary(_result(hostvars, host, "__status_chrony")))
     if host not in hypervisors:
@@ -286,7 +300,13 @@ def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb, pr
             if why and need:
                 lines.append("if %s dies: %s must take %d MiB but is %s -> NOWHERE TO GO" % (dead, survivor, need, why))
                 continue
-            available = (as_int(_result(hostvars, survivor, "__status_available").get("stdout")) or 0) - reserve_mb
+            available = as_int(_result(hostvars, survivor, "__status_available").get("stdout"))
+            if available is None:
+                lines.append("if %s dies: %s must take %d MiB; its free memory is unknown (%s) -> UNKNOWN"
+                             % (dead, survivor, need, "unreachable" if _unreachable(hostvars, survivor)
+                                else "status.yml could not read it"))
+                continue
+            available -= reserve_mb
             if not _weighs_capacity(cluster) or as_int((capacity.get(survivor) or {}).get("hv_memory")) is None:
                 lines.append("if %s dies: %s must take %d MiB and has %d MiB to spare -> %s"
                              % (dead, survivor, need, available, "OK" if available >= need else "NOT ENOUGH MEMORY"))
@@ -328,8 +348,24 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
     return lines
 
 
+def status_reader(hosts, hostvars, register="__status_chrony"):
+    """The first of ``hosts`` that answered the task that registered
+    ``register`` (Ansible reached it), for status.yml's run-once reads: a
+    dead first node must not hide what the others can say. The first host
+    when none answered (its read then fails as the others would)."""
+    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Sequence):
+        raise AnsibleFilterError("status_reader expects a list of host names, got %r" % (hosts,))
+    if not hosts:
+        raise AnsibleFilterError("status_reader: no hosts to read from")
+    for host in hosts:
+        result = _result(hostvars, host, register)
+        if result and not result.get("unreachable"):
+            return host
+    return hosts[0]
+
+
 class FilterModule:
-    """havirt.cluster filter for status.yml."""
+    """havirt.cluster filters for status.yml."""
 
     def filters(self):
-        return {"status_report": status_report}
+        return {"status_report": status_report, "status_reader": status_reader}

@@ -1,6 +1,7 @@
 """status.yml: the cluster on one screen, checked against what the nodes
 themselves say (crm_mon, libvirt, the backup host's files, systemd),
-including a failed action made for the test."""
+including a failed action made for the test, and with the first node out
+of Ansible's reach."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import re
 import subprocess
 
+from labkit import failover as fo
 from labkit import inventory
 from labkit import vms as lab_vms
 
@@ -48,6 +50,29 @@ def test_status_tells_what_the_nodes_say(inv):
         assert any(re.match(rf"if {dead} dies: \S+ must take {need} MiB and has \d+ MiB to spare \(\d+ of its \d+ MiB "
                             r"capacity free in the cluster, -?\d+ available now less the reserve\) -> OK$", line)
                    for line in lines), lines
+
+
+def test_status_reads_the_cluster_from_a_node_ansible_reaches(inv):
+    """The first node (servdb) out of Ansible's reach, its sshd stopped and
+    its sessions cut (the node itself, and the cluster, untouched): the
+    cluster's view is read from the next node, and servdb's line says
+    UNREACHABLE. Before the status_reader filter the whole report said
+    that pacemaker did not answer."""
+    cluster = inv.group("cluster")
+    first = cluster[0]
+    cut = "systemctl stop ssh.socket ssh.service 2>/dev/null; pkill -x sshd; pkill -x sshd-session; true"
+    fo.podman("exec", f"havirt-{first}", "bash", "-c", cut)
+    try:
+        lines = _status()
+    finally:
+        fo.podman("exec", f"havirt-{first}", "systemctl", "start", "ssh.service")
+        inventory.node.cache_clear()
+    assert lines[0].startswith(f"cluster: {len(cluster)}/{len(cluster)} nodes online ({', '.join(cluster)}), "
+                               "quorum: yes, DC: "), lines
+    assert any(line.startswith(f"{first}: UNREACHABLE (") for line in lines), lines
+    for vm in lab_vms.vms():
+        assert f"vm {vm['name']}: {' AND '.join(lab_vms.running_on(vm['name']))}" in lines, lines
+    assert "failed actions: none" in lines, lines
 
 
 def test_status_shows_a_failed_action(inv):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.status_report import status_report
+from ansible_collections.havirt.cluster.plugins.filter.status_report import status_reader, status_report
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
     merge, parse_crm_mon, parse_meta, unwatched)
 
@@ -122,7 +122,8 @@ def test_vms_the_cluster_does_not_watch_or_does_not_have():
     lines = _report(cluster, vms=VMS + [{"name": "radius", "memory_mb": 64}])
     passata = next(line for line in lines if line.startswith("vm passata: "))
     assert passata.startswith("vm passata: servvirt1 (NOT WATCHED BY THE CLUSTER: ")
-    assert passata.endswith("; re-run migrate.yml -e vm=passata to settle a move, or give it back with crm_resource)")
+    assert passata.endswith("; re-run migrate.yml -e vm=passata to settle a move, or give it back with crm_resource; "
+                            "docs/runbooks/vm-unwatched.md)")
     assert "vm radius: NOT RUNNING (NOT IN THE CLUSTER: no resource vm-radius; run site.yml)" in lines
     # Not managed by the cluster: no note at all.
     assert "vm radius: NOT RUNNING" in _report(cluster, vms=VMS + [{"name": "radius"}], cluster_managed=False)
@@ -140,6 +141,31 @@ def test_a_cluster_manager_that_does_not_answer():
     assert lines[0] == ("cluster: 0/3 nodes online (none: is pacemaker running? crm_mon answered rc 102: Not "
                         "connected), quorum: NO, DC: none")
     assert "vm passata: servvirt1" in lines
+
+
+def test_a_partition_without_quorum_names_its_runbook():
+    """crm_mon on the storage node, both hypervisors killed (container lab)."""
+    cluster = _cluster("crm_mon-quorum-lost-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    assert cluster["quorum"] is False
+    lines = _report(cluster, hostvars=_hostvars(running={"servvirt1": [], "servvirt2": []}))
+    assert lines[0] == ("cluster: 1/3 nodes online (servdb), quorum: NO (fewer than half the nodes see each other: "
+                        "this part of the cluster stops its VMs and starts none; docs/runbooks/quorum-lost.md), "
+                        "DC: servdb")
+    for vm in ("passata", "speedauth", "masterauth"):
+        assert ("vm %s: NOT RUNNING (NO QUORUM: the cluster starts no VM until it has one; "
+                "docs/runbooks/quorum-lost.md)" % vm) in lines, lines
+    # What the lab's status.yml registered for the two killed hypervisors.
+    hostvars = _hostvars(running={"servvirt1": [], "servvirt2": []})
+    for host in HYPERVISORS:
+        hostvars[host] = {name: {"unreachable": True, "changed": False, "msg": "No route to host"}
+                          for name in ("__status_chrony", "__status_running", "__status_available")}
+    lines = _report(cluster, hostvars=hostvars)
+    assert "servvirt1: UNREACHABLE (No route to host)" in lines
+    assert ("if servvirt1 dies: servvirt2 must take 0 MiB; its free memory is unknown (unreachable) -> UNKNOWN"
+            in lines), lines
+    # With quorum, or with no partition that answered, no runbook.
+    assert "quorum: yes, DC: " in _report()[0]
+    assert _report({"available": False, "error": "crm_mon answered rc 102"})[0].endswith("quorum: NO, DC: none")
 
 
 def test_failed_actions_and_fencing_history():
@@ -272,3 +298,24 @@ def test_a_failed_start_of_a_vm_that_runs_elsewhere_is_only_a_failed_action():
     cluster = _cluster("crm_mon-vm-failed-start-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
     lines = _report(cluster, _hostvars(running={"servvirt1": ["passata", "speedauth"], "servvirt2": ["masterauth"]}))
     assert "vm speedauth: servvirt1" in lines, lines
+
+
+def test_the_cluster_is_read_from_the_first_node_ansible_reached():
+    hostvars = _hostvars()
+    assert status_reader(NODES, hostvars) == "servdb"
+    # The storage node dead: what Ansible registered for it (ignore_unreachable).
+    hostvars["servdb"]["__status_chrony"] = {"unreachable": True, "changed": False,
+                                             "msg": "Failed to connect to the host via ssh: No route to host"}
+    assert status_reader(NODES, hostvars) == "servvirt1"
+    hostvars["servvirt1"]["__status_chrony"] = dict(hostvars["servdb"]["__status_chrony"])
+    assert status_reader(NODES, hostvars, "__status_chrony") == "servvirt2"
+    # None reached, or the task never ran: the first, whose read fails as any would.
+    hostvars["servvirt2"]["__status_chrony"] = dict(hostvars["servdb"]["__status_chrony"])
+    assert status_reader(NODES, hostvars) == "servdb"
+    assert status_reader(NODES, {}) == "servdb"
+
+
+@pytest.mark.parametrize("hosts", ["servdb", None, []])
+def test_the_reader_needs_a_list_of_nodes(hosts):
+    with pytest.raises(AnsibleFilterError, match="status_reader"):
+        status_reader(hosts, _hostvars())
