@@ -77,7 +77,9 @@ CONTAINER_LAB = (
     "test_status.py",
     # docs/runbooks followed as written: a VM whose starts failed on both
     # hypervisors (its definition broken by hand) brought back by the
-    # runbook's commands, on its preferred hypervisor.
+    # runbook's commands, on its preferred hypervisor; then both
+    # hypervisors killed at once (no quorum), one powered on by the test,
+    # the other fenced and powered on by the cluster, every VM home.
     "test_runbooks.py",
     # Last: restarts tgt, then the whole storage node (the iSCSI target
     # and a voting node) with no hands to bring anything back.

@@ -3,8 +3,11 @@ tests of the container lab see it (helpers, not tests)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
+from typing import Callable
 
 from labkit import inventory as inv
 
@@ -143,6 +146,32 @@ def playbook(name: str, *extra: str, timeout: int = 600) -> subprocess.Completed
         ["ansible-playbook", "-i", str(inv.inventory_path()), name, *extra],
         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=timeout,
     )
+
+
+def migrate_killed_at(vm: str, to: str, task: str, *extra: str, before_kill: Callable[[], None] | None = None) -> str:
+    """migrate.yml for `vm` to `to`, SIGKILLed (as a lost SSH session or
+    a closed terminal leaves it) when the header of the xen_migration
+    role's task `task` shows, after `before_kill()` if given. Returns what
+    the run printed."""
+    header = f"TASK [havirt.cluster.xen_migration : {task}]"
+    proc = subprocess.Popen(
+        ["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={vm}", "-e", f"to={to}", *extra],
+        cwd=inv.PROJECT, env=inv.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(header):
+                break
+        else:
+            raise AssertionError("migrate.yml ended before " + header + "\n" + "".join(seen))
+        if before_kill:
+            before_kill()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    return "".join(seen)
 
 
 # The README's way to apply a change to havirt_vms alone.

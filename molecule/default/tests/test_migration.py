@@ -6,9 +6,7 @@ on its source, with nothing left behind."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 
@@ -16,7 +14,8 @@ import pytest
 
 from test_status import _status
 
-from labkit.vms import crm, defined_on, http_get, playbook, resource, running_on, vm_spec, vms, wait_for_http
+from labkit.vms import (crm, defined_on, http_get, migrate_killed_at, playbook, resource, running_on, vm_spec, vms,
+                        wait_for_http)
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "passata"
@@ -164,30 +163,18 @@ def test_a_move_killed_at_any_step_is_shown_and_settled_by_a_rerun(inv, step):
     source = running_on(VM)[0]
     destination = _other(inv, source)
     wait_for_http(VM, timeout=120)
-    header = f"TASK [havirt.cluster.xen_migration : {KILLED_AFTER[step]}]"
-    proc = subprocess.Popen(
-        ["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={VM}", "-e", f"to={destination}",
-         # Slowed (8 MiB/s) only to be killed while the migration is surely under way.
-         "-e", f"xen_migration_bandwidth_mib={8 if step == 'migrating' else 0}"],
-        cwd=inv.PROJECT, env=inv.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
-    seen = []
-    try:
-        for line in proc.stdout:
-            seen.append(line)
-            if line.startswith(header):
-                break
-        else:
-            raise AssertionError("migrate.yml ended before " + header + "\n" + "".join(seen))
-        if step == "migrating":
-            deadline = time.monotonic() + 60
-            while "Unbounded" not in inv.node(source).run("virsh domjobinfo %s", VM).stdout:
-                assert time.monotonic() < deadline, "the migration never started"
-                time.sleep(0.2)
-            time.sleep(1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+
+    def under_way():
+        deadline = time.monotonic() + 60
+        while "Unbounded" not in inv.node(source).run("virsh domjobinfo %s", VM).stdout:
+            assert time.monotonic() < deadline, "the migration never started"
+            time.sleep(0.2)
+        time.sleep(1)
+
+    # Slowed (8 MiB/s) only to be killed while the migration is surely under way.
+    migrate_killed_at(VM, destination, KILLED_AFTER[step],
+                      "-e", f"xen_migration_bandwidth_mib={8 if step == 'migrating' else 0}",
+                      before_kill=under_way if step == "migrating" else None)
 
     meta = crm(inv, "--resource", resource(VM), "--meta", "--get-parameter", "maintenance")
     assert meta.strip() == "true", meta

@@ -12,7 +12,23 @@ hypervisor's reason, and one mail per failed start reaches the alert
 recipients. The runbook's steps bring it back on its preferred hypervisor,
 answering, with no failed action left: site.yml --tags vms,cluster (its
 definition written back, its failed starts cleared), then the by-hand
-clean-up, which finds nothing more to do."""
+clean-up, which finds nothing more to do.
+
+vm-unwatched.md: migrate.yml killed right after passata's live migration
+(before it gives the VM back to the cluster), speedauth set unmanaged by
+hand and its QEMU destroyed: the cluster leaves it stopped. status.yml
+names both as not watched, with the runbook. The runbook's blocks settle
+passata's move where it runs and give speedauth back (the cluster starts
+it); a second destroy of speedauth is then repaired by the cluster.
+
+quorum-lost.md: both hypervisors killed at once (their containers
+SIGKILLed, the plug pulled). The storage node alone has no quorum: it
+fences no one and starts nothing, its alerts say the quorum is lost, and
+status.yml says so with the runbook's name. The runbook's first block, one
+hypervisor powered on as an operator would, then its other blocks: the
+quorum is back, the cluster fences the node still missing (the lab's fence
+device powers it on again) and starts every VM; evacuate.yml's restore
+brings each home, answering."""
 
 from __future__ import annotations
 
@@ -34,6 +50,8 @@ pytestmark = pytest.mark.usefixtures("probe_tools")
 
 VM = "speedauth"
 BOOK = inventory.PROJECT / "docs" / "runbooks" / "vm-failed.md"
+QUORUM_BOOK = inventory.PROJECT / "docs" / "runbooks" / "quorum-lost.md"
+UNWATCHED_BOOK = inventory.PROJECT / "docs" / "runbooks" / "vm-unwatched.md"
 BROKEN_KERNEL = "/var/lib/havirt/boot/missing-vmlinux"
 
 
@@ -130,3 +148,180 @@ def test_a_vm_that_fails_to_start_everywhere_is_brought_back_by_its_runbook(inv,
     assert lab_vms.wait_for_http(VM, timeout=120)
     for name in hypervisors:
         assert BROKEN_KERNEL not in inv.node(name).check_output(f"cat /etc/havirt/vms/{VM}.xml")
+
+
+def _watching(rid: str, timeout: float = 90) -> bool:
+    """Whether the cluster brings the VM back after its QEMU is destroyed."""
+    vm = rid.split("-", 1)[1]
+    [was] = lab_vms.running_on(vm)
+    inventory.node(was).check_output(f"virsh destroy {vm}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lab_vms.running_on(vm):
+            return True
+        time.sleep(2)
+    return False
+
+
+@pytest.fixture()
+def given_back(inv):
+    """Whatever the test left: no VM unwatched or stopped, its failures
+    cleared, every VM home."""
+    fo.wait_settled()
+    yield
+    node = inv.node(fo.witness())
+    for vm in lab_vms.vms():
+        rid = lab_vms.resource(vm["name"])
+        for attr in ("is-managed", "maintenance", "havirt-move"):
+            if node.run(f"crm_resource --resource {rid} --meta --get-parameter {attr}").stdout.strip():
+                node.check_output(f"crm_resource --resource {rid} --meta --delete-parameter {attr}")
+        node.run(f"crm_resource --cleanup --resource {rid}")
+    fo.wait_settled()
+    _home()
+
+
+def _home():
+    """Every VM moved back to its preferred hypervisor, answering."""
+    for vm in lab_vms.vms():
+        if lab_vms.running_on(vm["name"]) != [vm["preferred"]]:
+            run = lab_vms.playbook("migrate.yml", "-e", f"vm={vm['name']}", "-e", f"to={vm['preferred']}")
+            assert run.returncode == 0, run.stdout[-3000:]
+        assert lab_vms.wait_for_http(vm["name"], timeout=120)
+
+
+def test_vms_the_cluster_does_not_watch_are_given_back_by_their_runbook(inv, given_back):
+    blocks = _blocks(UNWATCHED_BOOK)
+    assert [where for where, _ in blocks] == ["controller", "node", "controller"], blocks
+    moved, by_hand = "passata", "speedauth"
+    [source] = lab_vms.running_on(moved)
+    destination = next(h for h in inv.group("hypervisors") if h != source)
+    # The runbook's first block names the hypervisor it runs on after the move.
+    assert f"VM={moved} HOST={destination}" in blocks[0][1], (blocks[0][1], source)
+    assert f"VM={by_hand}" in blocks[1][1]
+    lab_vms.migrate_killed_at(moved, destination, "Settle the move")
+    assert lab_vms.running_on(moved) == [destination]
+    rid = lab_vms.resource(by_hand)
+    inv.node(fo.witness()).check_output(f"crm_resource --resource {rid} --meta --set-parameter is-managed "
+                                        "--parameter-value false")
+    # Two and a half monitor intervals (10 s): watched, it would be running again.
+    assert not _watching(rid, timeout=25), f"the cluster restarted {by_hand} while unmanaged"
+
+    lines = _status()
+    line = next(line for line in lines if line.startswith(f"vm {moved}: "))
+    assert line == (f"vm {moved}: {destination} (NOT WATCHED BY THE CLUSTER: a move {source} -> {destination} was "
+                    f"interrupted, in maintenance; re-run migrate.yml -e vm={moved} to settle a move, or give it back "
+                    "with crm_resource; docs/runbooks/vm-unwatched.md)"), line
+    line = next(line for line in lines if line.startswith(f"vm {by_hand}: "))
+    assert line.startswith(f"vm {by_hand}: NOT RUNNING (NOT WATCHED BY THE CLUSTER: unmanaged; "), line
+    assert line.endswith("docs/runbooks/vm-unwatched.md)"), line
+
+    said = [_follow(where, commands) for where, commands in blocks]
+    assert f"{moved}: an interrupted move {source} -> {destination} settled" in " ".join(said[0].split()), said[0][-3000:]
+    [where] = lab_vms.running_on(by_hand)
+    assert f"is running on: {where}" in said[1], said[1]
+    for vm in (moved, by_hand):
+        line = next(line for line in said[2].splitlines() if f"vm {vm}: " in line)
+        assert "NOT WATCHED" not in line and "NOT RUNNING" not in line, line
+    assert lab_vms.running_on(moved) == [destination]
+    failures = ET.fromstring(inv.node(fo.witness()).check_output("crm_mon --one-shot --output-as=xml"))
+    assert [f.get("op_key") for f in failures.iterfind("failures/failure")] == []
+    # Watched again: the cluster repairs what it did not before.
+    assert _watching(rid), f"the cluster did not restart {by_hand}"
+    for vm in (moved, by_hand):
+        assert lab_vms.wait_for_http(vm, timeout=120)
+
+
+def _quorate(node: str) -> bool:
+    """corosync's answer on `node`: exit 0 and Quorate: Yes when quorate."""
+    run = inventory.node(node).run("corosync-quorumtool -s")
+    return run.rc == 0 and re.search(r"^Quorate: +Yes$", run.stdout, re.M) is not None
+
+
+def _fence_events(node: str) -> list[tuple[str, str, str]]:
+    """(target, status, completed) of each event of the fencing history, as `node` knows it."""
+    history = inventory.node(node).check_output("stonith_admin --history '*' --verbose --output-as=xml")
+    return [(e.get("target"), e.get("status"), e.get("completed") or "") for e in ET.fromstring(history).iter("fence_event")]
+
+
+@pytest.fixture()
+def powered_back(inv):
+    """Whatever the test left: every node's container running (a node the
+    test powered off and nobody powered on again), the cluster settled,
+    every VM on its preferred hypervisor."""
+    fo.wait_settled()
+    yield
+    for name in inv.group("cluster"):
+        if not fo.power_state(name)[0]:
+            fo.podman("start", f"havirt-{name}")
+    inventory.node.cache_clear()
+    fo.wait_settled(timeout=400)
+    _home()
+
+
+def test_a_cluster_without_quorum_is_brought_back_by_its_runbook(inv, powered_back, mail_sink):
+    blocks = _blocks(QUORUM_BOOK)
+    assert [where for where, _ in blocks] == ["node", "node", "controller", "controller"], blocks
+    hypervisors = inv.group("hypervisors")
+    assert all(re.search(rf"\b{name}\b", blocks[3][1]) for name in hypervisors), blocks[3][1]
+    survivor = fo.witness()
+    first, last = hypervisors
+    started = {name: fo.started_at(name) for name in hypervisors}
+    fenced_before = _fence_events(survivor)
+    killed = time.time()
+    fo.podman("kill", "--signal", "KILL", *[f"havirt-{name}" for name in hypervisors])
+    inventory.node.cache_clear()
+    deadline = time.monotonic() + 60
+    while _quorate(survivor):
+        assert time.monotonic() < deadline, inv.node(survivor).run("corosync-quorumtool -s").stdout
+        time.sleep(1)
+    lost_after = time.time() - killed
+    # Twice the lab fence device's power_on_delay (10 s): a fenced node would be running again.
+    time.sleep(20)
+    assert [fo.power_state(name)[0] for name in hypervisors] == [False, False], "a node was fenced without quorum"
+    assert not _quorate(survivor)
+    # Nothing was asked of the fence devices without quorum, not even pending.
+    assert _fence_events(survivor) == fenced_before
+
+    # What the runbook says the operator sees.
+    lines = _status()
+    assert lines[0].startswith(f"cluster: 1/3 nodes online ({survivor}), quorum: NO (fewer than half the nodes "
+                               "see each other: "), lines[0]
+    assert "docs/runbooks/quorum-lost.md), DC: " in lines[0], lines[0]
+    for vm in lab_vms.vms():
+        assert (f"vm {vm['name']}: NOT RUNNING (NO QUORUM: the cluster starts no VM until it has one; "
+                "docs/runbooks/quorum-lost.md)") in lines, lines
+    for name in hypervisors:
+        assert any(line.startswith(f"{name}: UNREACHABLE (") for line in lines), lines
+        assert not any(line.startswith(f"if {name} dies: ") and "MiB to spare" in line for line in lines), lines
+    deadline = time.monotonic() + 60
+    while True:
+        subjects = [str(mail["Subject"]) for mail in mail_sink()]
+        lost = {name: sum(f"node {name} LOST; QUORUM LOST where this was seen ({survivor})" in s for s in subjects)
+                for name in hypervisors}
+        if all(lost.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert lost == {name: 1 for name in hypervisors}, subjects
+
+    # The runbook, step by step: the first hypervisor powered on between steps 1 and 2.
+    said = [_follow(*blocks[0])]
+    assert survivor in said[0] and "partition WITHOUT quorum" in said[0], said[0]
+    fo.podman("start", f"havirt-{first}")
+    inventory.node.cache_clear()
+    said.append(_follow(*blocks[1]))
+    assert re.search(r"^Quorate: +Yes$", said[1], re.M), said[1]
+    # The node still missing was fenced, and the lab's fence device powered it on again.
+    assert fo.wait_restarted(last, started[last], timeout=120), f"{last} was not powered on by its fence device"
+    said.append(_follow(*blocks[2]))
+    report = said[2]
+    assert "quorum: yes" in report, report[-3000:]
+    for vm in lab_vms.vms():
+        assert re.search(rf"vm {vm['name']}: servvirt[12]", report), report[-3000:]
+    # Step 4 once every node is online, as the runbook says.
+    fo.wait_settled(timeout=400)
+    said.append(_follow(*blocks[3]))
+    fo.wait_settled()
+    for vm in lab_vms.vms():
+        assert lab_vms.running_on(vm["name"]) == [vm["preferred"]], vm["name"]
+        assert lab_vms.wait_for_http(vm["name"], timeout=180)
+    print(f"quorum lost {lost_after:.1f} s after the kill; every VM home {time.time() - killed:.0f} s after it")
