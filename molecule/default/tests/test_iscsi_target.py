@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from labkit import storage
+
 INTRUDER = "iqn.2026-11.org.example:intruder"
 
 
@@ -38,6 +40,15 @@ def test_lun_size_is_the_configured_size(inv, hypervisor, portal):
     for number, lun in enumerate(portal["luns"], start=1):
         wanted = int(lun["size"][:-1]) * units[lun["size"][-1]]
         assert _size(inv, hypervisor, portal, initiator, number) == wanted
+
+
+def test_lun_n_is_the_lists_nth_entry(inv, portal):
+    # tgt-admin numbers backing stores by sorted path unless each has its
+    # lun: the lab's list is not in that order (passata before masterauth).
+    paths = [lun["path"] for lun in portal["luns"]]
+    assert paths != sorted(paths)
+    luns, _sessions = storage.tgt_target(inv.node(inv.group("storage")[0]))
+    assert [luns.get(number) for number in range(1, len(paths) + 1)] == paths, luns
 
 
 def test_wrong_chap_secret_is_refused(inv, hypervisor, portal):
