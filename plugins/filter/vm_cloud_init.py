@@ -212,7 +212,10 @@ def _network_config(vm, s):
     if address:
         nic["addresses"] = ["%s/%d" % (address, as_int(s["prefix"]))]
         if s["gateway"]:
-            nic["routes"] = [{"to": "default", "via": s["gateway"]}]
+            # 0.0.0.0/0, not netplan's "default": cloud-init's own v2 parser (the
+            # networkd renderer of Debian 13's cloud-init 25.1) refuses "default" as
+            # not an IP address and configures no network at all.
+            nic["routes"] = [{"to": "0.0.0.0/0", "via": s["gateway"]}]
     else:
         nic["dhcp4"] = True
     if s["dns"] or s["search"]:

@@ -56,7 +56,7 @@ def test_a_static_address_with_gateway_and_dns():
     nic = seed["network-config"]["ethernets"]["nic0"]
     assert seed["network-config"]["version"] == 2
     assert nic == {"match": {"macaddress": vm_mac("passata")}, "addresses": ["192.168.1.21/24"],
-                   "routes": [{"to": "default", "via": "192.168.1.1"}],
+                   "routes": [{"to": "0.0.0.0/0", "via": "192.168.1.1"}],
                    "nameservers": {"addresses": ["192.168.1.21", "192.168.1.22"], "search": ["example.org"]}}
     user = seed["user-data"]["users"]
     assert user == [{"name": "admin", "groups": ["sudo"], "sudo": "ALL=(ALL) NOPASSWD:ALL", "shell": "/bin/bash",
