@@ -13,7 +13,8 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int, is_iscsi_name, is_iqn
-from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import FORMATS, ImageError, parse_size
+from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import (
+    FORMATS, ImageError, parse_checksum, parse_size)
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -80,6 +81,34 @@ def _path_problems(disk, label):
     return problems
 
 
+def _image_problems(vm, kind, label):
+    """image: {src: a file on the controller} or {url: ..., checksum: ...}, on a disk the role writes it to."""
+    image = vm["image"]
+    sources = [key for key in ("src", "url") if isinstance(image, dict) and key in image]
+    if len(sources) != 1:
+        return ["%s: image must name exactly one of src (an image file on the controller) or url (with its checksum), "
+                "got %r" % (label, image)]
+    problems = []
+    value = image[sources[0]]
+    if sources == ["src"] and not (isinstance(value, str) and os.path.isabs(value) and os.path.isfile(value)):
+        problems.append("%s: image src %r is not an image file on the controller (an absolute path)" % (label, value))
+    if sources == ["url"]:
+        if not (isinstance(value, str) and re.match(r"^(https?|ftp)://[^/\s]+/\S+$", value)):
+            problems.append("%s: image url %r is not an http(s) or ftp URL of a file" % (label, value))
+        if not image.get("checksum"):
+            problems.append("%s: an image fetched from a URL needs its checksum (sha256:..., from the image's "
+                            "SHA256SUMS): a damaged or replaced download never becomes a VM's disk" % label)
+    try:
+        parse_checksum(image.get("checksum") or "")
+    except ImageError as exc:
+        problems.append("%s: image %s" % (label, exc))
+    if kind == "drbd" or (kind == "path" and str(vm["disk"]["path"]).startswith("/dev/")):
+        problems.append("%s: an image is written into a LUN ({lun: N}) or an image file ({path: ...} on the store) "
+                        "only; for a DRBD resource or a block device, write it by hand on the node that holds it "
+                        "(qemu-img convert -n -O raw IMAGE DEVICE, the device blank) and leave image out" % label)
+    return problems
+
+
 def _avoid_problems(vms):
     """avoid names a VM or a tag; a tag is not also a VM's name."""
     names = set(vm.get("name") for vm in vms)
@@ -142,6 +171,8 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
             if value not in resources:
                 problems.append("%s: DRBD resource %r is not in havirt_drbd_resources (%s)"
                                 % (label, value, ", ".join(map(str, resources)) or "none"))
+        if "image" in vm and kind:
+            problems += _image_problems(vm, kind, label)
         if kind in ("lun", "drbd") and [key for key in ("format", "size") if key in vm["disk"]]:
             problems.append("%s: format and size are for image files ({path: ...}); a LUN's size is its entry's in "
                             "iscsi_target_luns, a DRBD resource's its backing device's" % label)

@@ -184,3 +184,69 @@ def create_commands(qemu_img, path, fmt, size, source=None):
     if size is not None and size > source["virtual_size"]:
         commands.append([qemu_img, "resize", "-q", "-f", fmt, partial, str(size)])
     return commands
+
+
+# Writing an image into a disk that exists (a LUN's backing store, a DRBD
+# device): module disk_from_image.
+
+CHECKSUM_ALGORITHMS = ("sha256", "sha512", "sha1", "md5")
+_HEX = re.compile(r"^[0-9a-f]+$")
+_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32}
+
+
+def parse_checksum(value):
+    """``(algorithm, hex)`` from ``sha256:9f86...`` (as get_url takes it);
+    ``("", "")`` for none. Raises ImageError for anything else."""
+    value = (value or "").strip()
+    if not value:
+        return "", ""
+    parts = value.split(":", 1)
+    algorithm, digest = parts[0].strip().lower(), (parts[1] if len(parts) == 2 else "").strip().lower()
+    if algorithm not in CHECKSUM_ALGORITHMS or not _HEX.match(digest) or len(digest) != _DIGEST_LENGTHS[algorithm]:
+        raise ImageError("checksum %r is not ALGORITHM:HEX with ALGORITHM one of %s (e.g. sha256: and its 64 hex "
+                         "digits, as the image's SHA256SUMS file gives it)" % (value, ", ".join(CHECKSUM_ALGORITHMS)))
+    return algorithm, digest
+
+
+def marker_path(state_dir, path):
+    """The marker of a write in progress into ``path``: one file per disk in
+    ``state_dir``, named after the disk's path."""
+    return os.path.join(state_dir, path.strip("/").replace("/", "%") + ".writing")
+
+
+def fill_plan(path, disk_size, holds, image, source, resumed=False):
+    """``write`` or ``keep`` for writing ``image`` (parse_info's dict of
+    ``source``) into the disk ``path`` of ``disk_size`` bytes that holds
+    ``holds`` (blockdev findings; empty: blank). A disk that holds anything
+    is kept, unless ``resumed`` (an earlier write into it was cut short).
+    A disk smaller than the image raises ImageError."""
+    if holds and not resumed:
+        return "keep"
+    if disk_size < image["virtual_size"]:
+        raise ImageError(
+            "the disk %s is %s, smaller than the image %s (%s): the guest's file system would be cut. Give the disk "
+            "%s or more (iscsi_target_luns' size for a new LUN file, the DRBD backing device's size)"
+            % (path, human(disk_size), source, human(image["virtual_size"]), human(image["virtual_size"])))
+    return "write"
+
+
+def _image_opts(driver, filename, size=None, block=False):
+    """A --image-opts string; commas in a file name are doubled."""
+    opts = ["driver=%s" % driver]
+    if size is not None:
+        opts.append("size=%d" % size)
+    opts.append("file.driver=%s" % ("host_device" if block else "file"))
+    opts.append("file.filename=%s" % filename.replace(",", ",,"))
+    return ",".join(opts)
+
+
+def fill_commands(qemu_img, image_format, source, path, image_size=None, block=False):
+    """The qemu-img commands that write ``source`` into ``path`` (raw, its
+    size kept) and then compare the first ``image_size`` bytes of the disk
+    with the image (the rest of the disk is the guest's to grow into)."""
+    commands = [[qemu_img, "convert", "-q", "-n", "-f", image_format, "-O", "raw", source, path]]
+    if image_size is not None:
+        commands.append([qemu_img, "compare", "-q", "--image-opts",
+                         _image_opts(image_format, source),
+                         _image_opts("raw", path, size=image_size, block=block)])
+    return commands

@@ -67,6 +67,9 @@ options:
       - >-
         Ignored when O(path) exists: an image that exists is the guest's disk, whatever the source holds; it is
         never overwritten.
+      - >-
+        In check mode a source that is not on the host yet (the caller copies it there before the real run) gives
+        RV(action) V(create) without RV(commands).
     type: path
   fstype:
     description:
@@ -191,8 +194,8 @@ def read_source(module, qemu_img, source):
         raise ImageError("source %s is not absolute" % source)
     found = read_image(module, qemu_img, source)
     if found is None:
-        raise ImageError("the source image %s does not exist on this host: copy it there first (vms_images puts "
-                         "images on the shared store)" % source)
+        raise ImageError("the source image %s does not exist on this host: copy it there first (the vms role "
+                         "copies a VM's image to vms_image_dir)" % source)
     found["path"] = source
     return found
 
@@ -252,6 +255,10 @@ def main():
         current = read_image(module, qemu_img, path)
         source = None
         if current is None and module.params["source"]:
+            if module.check_mode and not os.path.lexists(module.params["source"]):
+                # The caller copies the image here before the real run.
+                module.exit_json(changed=True, action="create", format=fmt, virtual_size=size, previous_size=None,
+                                 actual_size=0, source=module.params["source"], command=[], commands=[])
             source = read_source(module, qemu_img, module.params["source"])
         action = plan(path, current, fmt, size, source)
     except ImageError as exc:

@@ -78,6 +78,39 @@ def test_image_files_and_devices_pass():
                           {"disk": {"path": "/dev/disk/by-path/ip-10.0.0.1:3260-iscsi-iqn.x-lun-4"}})) == []
 
 
+@pytest.mark.parametrize("image,expected", [
+    ({}, "passata: image must name exactly one of src (an image file on the controller) or url"),
+    ({"src": "/x.qcow2", "url": "https://h/x.qcow2"}, "passata: image must name exactly one of src"),
+    ("debian.qcow2", "passata: image must name exactly one of src"),
+    ({"src": "debian.qcow2"}, "passata: image src 'debian.qcow2' is not an image file on the controller"),
+    ({"src": "/nonexistent/debian.qcow2"}, "passata: image src '/nonexistent/debian.qcow2' is not an image file"),
+    ({"url": "https://cloud.debian.org/images/debian-13-genericcloud-amd64.qcow2"},
+     "passata: an image fetched from a URL needs its checksum (sha256:..."),
+    ({"url": "file:///etc/passwd", "checksum": "sha256:" + "a" * 64}, "passata: image url 'file:///etc/passwd' is not"),
+    ({"url": "https://h/x.qcow2", "checksum": "sha256:abc"}, "passata: image checksum 'sha256:abc' is not ALGORITHM:HEX"),
+])
+def test_an_image_problem_names_the_vm(image, expected):
+    problems = _problems(_vms({"image": image}))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_images_pass_on_luns_and_image_files_only(tmp_path):
+    local = tmp_path / "debian.qcow2"
+    local.write_bytes(b"QFI\xfb")
+    url = {"url": "https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2",
+           "checksum": "sha512:" + "0" * 128}
+    assert _problems(_vms({"image": {"src": str(local)}},
+                          {"image": url, "disk": {"path": "/cluster/vms/speedauth.qcow2", "format": "qcow2"}},
+                          {"image": {"src": str(local), "checksum": "sha256:" + "f" * 64}})) == []
+    resources = [{"name": "passata", "minor": 1}]
+    for disk in ({"drbd": "passata"}, {"path": "/dev/sdb"}):
+        problems = _problems(_vms({"image": {"src": str(local)}, "disk": disk}), drbd_resources=resources,
+                             storage_modes=["iscsi_ocfs2", "drbd"])
+        assert problems == ["passata: an image is written into a LUN ({lun: N}) or an image file ({path: ...} on the "
+                            "store) only; for a DRBD resource or a block device, write it by hand on the node that "
+                            "holds it (qemu-img convert -n -O raw IMAGE DEVICE, the device blank) and leave image out"]
+
+
 def test_two_vms_with_one_name():
     assert "two VMs are named passata: each needs its own name" in _problems(_vms({}, {"name": "passata"}))
 

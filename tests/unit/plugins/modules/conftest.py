@@ -22,7 +22,7 @@ def run_module(monkeypatch):
     """run_module(main, args, run_command, binary=..., check_mode=False,
     diff=False) -> ("exit" or "fail", result dict). ``run_command(argv,
     data)`` answers (rc, stdout, stderr); ``binary`` is what get_bin_path
-    finds (None: not installed)."""
+    finds (None: not installed), or a function of the tool's name."""
     def runner(main, args, run_command, binary, check_mode=False, diff=False):
         args = dict(args)
         if check_mode:
@@ -32,7 +32,8 @@ def run_module(monkeypatch):
         monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode())
         # ansible-core 2.19+ reads the arguments with a serialization profile (none before).
         monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-        monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: binary)
+        monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                            lambda self, name, *a, **k: binary(name) if callable(binary) else binary)
 
         def answer(self, argv, *a, **k):
             return run_command(argv, k.get("data"))

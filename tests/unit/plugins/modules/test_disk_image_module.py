@@ -242,6 +242,14 @@ def test_a_missing_source_is_refused(module, store):
     assert result["msg"].startswith("the source image /cluster/images/nothere.qcow2 does not exist on this host")
 
 
+def test_check_mode_says_create_for_a_source_not_copied_yet(module, store):
+    path = store / "vms" / "soldi.qcow2"
+    kind, result, calls = module(dict(path=str(path), format="qcow2", source="/var/lib/havirt/images/x.qcow2"),
+                                 check_mode=True)
+    assert kind == "exit" and result["changed"] and result["action"] == "create" and result["commands"] == []
+    assert result["source"] == "/var/lib/havirt/images/x.qcow2" and calls == [] and not path.parent.exists()
+
+
 def test_a_copy_that_fails_leaves_no_partial_file(run_module, store, tmp_path):
     src = tmp_path / "src.qcow2"
     src.write_bytes(b"")
