@@ -20,6 +20,7 @@ PACKAGES = {
     "iscsi-ls": "libiscsi-bin",
     "iscsi-readcapacity16": "libiscsi-bin",
     "aiosmtpd": "python3-aiosmtpd",
+    "debugfs": "e2fsprogs",
 }
 # On the storage node: HTTP and ICMP to the guests' own addresses.
 GUESTS = ("curl", "ping")
@@ -28,6 +29,9 @@ GUESTS = ("curl", "ping")
 ISCSI = ("iscsi-ls", "iscsi-readcapacity16")
 # On the storage node: the mail sink that receives the cluster's alerts.
 MAIL = ("aiosmtpd",)
+# On the storage node: reading a file in a guest's ext4 disk (a LUN's
+# backing file) while the guest is stopped.
+DISK = ("debugfs",)
 
 
 def install_script(commands: tuple[str, ...]) -> str:

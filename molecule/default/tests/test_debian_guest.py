@@ -1,0 +1,232 @@
+"""A real Debian guest made from its image by site.yml: soldi
+(havirt_lab_debian_vm in the lab's inventory; tools/guest/image.yml built
+the image: systemd, cloud-init, qemu-guest-agent, OpenSSH), added to
+havirt_vms with extra variables, its disk LUN 5 of servdb.
+
+site.yml writes the image into the blank LUN (havirt.cluster.disk_from_image
+on the storage node) and the cluster starts the VM on its preferred
+hypervisor. cloud-init configures it from its NoCloud seed: servdb logs in
+over SSH with the lab's key as the inventory's admin user, the host name
+and the address are the inventory's. The guest agent answers guest-ping
+and status.yml says so. A second site.yml changes nothing (the disk, which
+now holds the guest's file system, is kept). migrate.yml moves it live
+while an SSH session to it stays open. Marked state: absent, it is
+stopped and removed, and its disk keeps the guest's file system.
+
+Its LUN is new too (iscsi_target_luns + havirt_lab_debian_lun, a whole
+site.yml): the running target exports it at once (havirt.cluster.tgt_luns),
+every VM keeping its session and its QEMU. The test removes the LUN's file
+first (an earlier run's), so it runs on any lab."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+
+import pytest
+import yaml
+
+from test_status import _status
+
+from labkit import failover as fo
+from labkit import inventory
+from labkit import probes
+from labkit import storage
+from labkit import vms as lab_vms
+
+pytestmark = pytest.mark.usefixtures("probe_tools")
+
+VM = "soldi"
+KEY = "/root/.ssh/havirt-lab-guest"
+STATE = {"present": False}
+
+
+def _roles(inv) -> dict:
+    """The lab's role settings as written (their Jinja is templated by the playbooks)."""
+    return yaml.safe_load((inv.inventory_path() / "group_vars" / "cluster" / "roles.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def guest_vars(inv, tmp_path_factory):
+    """Extra variables that add the Debian guest (present, then absent)."""
+    roles = _roles(inv)
+    luns = yaml.safe_load((inv.inventory_path() / "group_vars" / "cluster" / "iscsi.yml").read_text())["iscsi_target_luns"]
+    assert roles["havirt_lab_debian_vm"]["name"] == VM
+    assert roles["havirt_lab_debian_vm"]["disk"] == {"lun": len(luns) + 1}
+    where = tmp_path_factory.mktemp("debian-guest")
+    paths = {}
+    for state in ("present", "absent"):
+        vm = dict(roles["havirt_lab_debian_vm"], state=state)
+        paths[state] = where / f"{state}.yml"
+        paths[state].write_text(yaml.safe_dump({"havirt_vms": roles["havirt_vms"] + [vm],
+                                                "vms_files": roles["vms_files"] + roles["havirt_lab_debian_files"],
+                                                "iscsi_target_luns": luns + [roles["havirt_lab_debian_lun"]]}))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def spec(inv) -> dict:
+    return inv.hostvars(inv.group("hypervisors")[0])["havirt_lab_debian_vm"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def guest_removed(inv, guest_vars):
+    """The lab's key on servdb for the logins; at the end (or after a
+    failure half-way) the guest marked absent and the key gone."""
+    db = inv.node(fo.witness())
+    probes.ensure([fo.witness()], probes.DISK)
+    key = base64.b64encode(open(inv.hostvars(fo.witness())["ansible_ssh_private_key_file"], "rb").read()).decode()
+    db.check_output(f"umask 077; mkdir -p /root/.ssh; echo {key} | base64 -d > {KEY}")
+    fo.wait_settled()
+    yield
+    db.run(f"rm -f {KEY}")
+    if STATE["present"]:
+        run, said = lab_vms.site("-e", f"@{guest_vars['absent']}")
+        assert run.returncode == 0, said[-3000:]
+        fo.wait_settled()
+    # What the removal keeps and the lab's VMs do not have: its seeds.
+    for name in inv.group("hypervisors"):
+        inv.node(name).run(f"rm -f {inv.role_var(name, 'vms', 'vms_seed_dir')}/{VM}.iso")
+
+
+def _lun_path() -> str:
+    """The backing file of the guest's LUN on the storage node."""
+    return inventory.hostvars(fo.witness())["havirt_lab_debian_lun"]["path"]
+
+
+def _target(inv) -> tuple[dict[int, str], int]:
+    return storage.tgt_target(inv.node(fo.witness()))
+
+
+def _task(said: str, name: str) -> str:
+    """What a playbook printed for its task ``name`` (the vms role's)."""
+    return next((part for part in said.split("TASK [")[1:] if part.startswith(f"havirt.cluster.vms : {name}]")), "")
+
+
+def _ssh(inv, address: str, command: str, timeout: int = 20):
+    return inv.node(fo.witness()).run(
+        f"timeout {timeout} ssh -i {KEY} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        f"-o ConnectTimeout=5 -o LogLevel=ERROR admin@{address} {command!r}; "
+        # ssh's own failure (255) would be taken by testinfra for its own.
+        "rc=$?; [ $rc = 255 ] && rc=254; exit $rc")
+
+
+def _labels(inv) -> str:
+    return inv.node(fo.witness()).run(f"blkid -o value -s TYPE -s LABEL {_lun_path()}").stdout.split()
+
+
+def test_site_makes_the_vm_from_its_image_and_cloud_init_configures_it(inv, guest_vars, spec):
+    db = inv.node(fo.witness())
+    lun = _lun_path()
+    assert lab_vms.running_on(VM) == [], "soldi runs: an earlier run did not remove it"
+    # An earlier run's LUN (the VM is not running): out of the target and
+    # its file removed, as a new LUN has none.
+    luns, _sessions = _target(inv)
+    for number in [n for n, path in luns.items() if path == lun]:
+        db.check_output(f"tgtadm --lld iscsi --mode logicalunit --op delete --tid 1 --lun {number}")
+    db.check_output(f"rm -f {lun}")
+    # And its cloud-init seeds (kept by a removal, never made again): a new VM has none.
+    for name in inv.group("hypervisors"):
+        inv.node(name).check_output(f"rm -f {inv.role_var(name, 'vms', 'vms_seed_dir')}/{VM}.iso")
+    luns, sessions = _target(inv)
+    assert lun not in luns.values() and sessions >= len(lab_vms.vms())
+    qemus = {name: inv.node(name).check_output("pidof qemu-system-x86_64") for name in inv.group("hypervisors")}
+
+    STATE["present"] = True
+    started = time.monotonic()
+    run, said = lab_vms.site("-e", f"@{guest_vars['present']}", whole=True)
+    assert run.returncode == 0, said[-4000:]
+    # The new LUN exported by the running target: sessions kept, no VM restarted.
+    after, sessions_after = _target(inv)
+    assert after == {**luns, len(luns) + 1: lun} and sessions_after >= sessions, (after, sessions_after)
+    for name, pids in qemus.items():
+        assert set(pids.split()) <= set(inv.node(name).check_output("pidof qemu-system-x86_64").split()), name
+    wrote = _task(said, "Write each image into its VM's blank LUN")
+    assert re.search(rf"^changed: \[[^\]]* -> {fo.witness()}[^\]]*\] => \(item={VM}: LUN 5\)", wrote, re.M), said[-4000:]
+    assert sorted(_labels(inv)) == ["ext4", "root"]
+
+    preferred = spec["preferred"]
+    assert lab_vms.running_on(VM) == [preferred]
+    # First boot: cloud-init from the seed, then SSH with the inventory's key.
+    deadline = time.monotonic() + 420
+    while True:
+        login = _ssh(inv, spec["address"], "hostname; ip -4 -o addr show scope global; id -nG")
+        if login.rc == 0:
+            break
+        assert time.monotonic() < deadline, (login.stderr, lab_vms.postmortem(VM))
+        time.sleep(5)
+    print(f"soldi: made, started and logged in to {time.monotonic() - started:.0f} s after site.yml began")
+    lines = login.stdout.splitlines()
+    assert lines[0] == VM, lines
+    assert f"inet {spec['address']}/{inv.role_var(preferred, 'vms', 'vms_cloud_init_prefix')}" in lines[1], lines
+    assert "sudo" in lines[2].split(), lines
+
+    # The guest agent, through libvirt and through status.yml.
+    deadline = time.monotonic() + 120
+    while True:
+        ping = inv.node(preferred).run(f"virsh qemu-agent-command {VM} '{{\"execute\":\"guest-ping\"}}'")
+        if ping.rc == 0:
+            break
+        assert time.monotonic() < deadline, ping.stderr
+        time.sleep(3)
+    assert ping.stdout.strip() == '{"return":{}}'
+    agents = next(line for line in _status("-e", f"@{guest_vars['present']}") if line.startswith("guest agents: "))
+    answering = agents[len("guest agents: answering: "):].split(";")[0].split(", ")
+    assert VM in answering, agents
+
+
+def test_a_second_run_keeps_its_disk_and_changes_nothing(inv, guest_vars):
+    run, said = lab_vms.site("-e", f"@{guest_vars['present']}")
+    assert run.returncode == 0, said[-3000:]
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
+    assert recap and all(changed == "0" for _node, changed in recap), said[-4000:]
+    read = _task(said, "Read which LUN disks made from an image are still blank")
+    assert re.search(rf"^ok: \[[^\]]* -> {fo.witness()}[^\]]*\] => \(item={VM}: LUN 5\)", read, re.M), said[-3000:]
+    assert not _task(said, "Write each image into its VM's blank LUN").strip(" *\n").startswith("changed")
+
+
+def test_migrate_moves_it_while_an_ssh_session_stays_open(inv, guest_vars, spec):
+    db = inv.node(fo.witness())
+    [was] = lab_vms.running_on(VM)
+    to = next(name for name in inv.group("hypervisors") if name != was)
+    log = "/tmp/havirt-soldi-session.log"
+    loop = "rm -f /tmp/havirt-stop; while [ ! -e /tmp/havirt-stop ]; do date +%s.%N; sleep 0.1; done"
+    db.check_output(f"rm -f {log}; (ssh -i {KEY} -o BatchMode=yes -o StrictHostKeyChecking=no "
+                    f"-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ServerAliveInterval=2 admin@{spec['address']} "
+                    f"{loop!r} > {log} 2>&1; echo rc=$? >> {log}) > /dev/null 2>&1 &")
+    deadline = time.monotonic() + 60
+    while len(db.run(f"cat {log}").stdout.split()) < 5:
+        assert time.monotonic() < deadline, db.run(f"cat {log}").stdout
+        time.sleep(1)
+    run = lab_vms.playbook("migrate.yml", "-e", f"vm={VM}", "-e", f"@{guest_vars['present']}")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert lab_vms.running_on(VM) == [to]
+    stop = _ssh(inv, spec["address"], "touch /tmp/havirt-stop")
+    assert stop.rc == 0, stop.stderr
+    deadline = time.monotonic() + 30
+    while "rc=" not in db.run(f"cat {log}").stdout:
+        assert time.monotonic() < deadline, db.run(f"tail -5 {log}").stdout
+        time.sleep(1)
+    out = db.check_output(f"cat {log}").split()
+    assert out[-1] == "rc=0", out[-5:]
+    stamps = [float(line) for line in out[:-1]]
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    print(f"soldi moved {was} -> {to} under an open SSH session: {len(stamps)} lines, longest gap {max(gaps):.2f} s")
+    # Back where it was, for the next test.
+    run = lab_vms.playbook("migrate.yml", "-e", f"vm={VM}", "-e", f"to={was}", "-e", f"@{guest_vars['present']}")
+    assert run.returncode == 0, run.stdout[-3000:]
+
+
+def test_absent_removes_it_and_keeps_its_disk(inv, guest_vars, spec):
+    # Written and synced by the guest: found on the LUN after the removal.
+    token = f"soldi-{time.time_ns()}"
+    wrote = _ssh(inv, spec["address"], f"echo {token} > /home/admin/token && sync")
+    assert wrote.rc == 0, wrote.stderr
+    run, said = lab_vms.site("-e", f"@{guest_vars['absent']}")
+    assert run.returncode == 0, said[-3000:]
+    STATE["present"] = False
+    assert lab_vms.running_on(VM) == [] and lab_vms.defined_on(VM) == []
+    assert sorted(_labels(inv)) == ["ext4", "root"]
+    kept = inv.node(fo.witness()).check_output(f"debugfs -R 'cat /home/admin/token' {_lun_path()} 2>/dev/null")
+    assert kept.strip() == token
