@@ -1,6 +1,7 @@
 """inventories/example as a user copies it: with its vault variables given
 (stand-ins here), playbooks/validate.yml passes it, its VMs included (the
-sources' five, on image files of the OCFS2 store). Offline: the storage
+sources' five, on image files of the OCFS2 store, made from Debian's cloud
+image and configured by cloud-init). Offline: the storage
 node is left out (--limit), and SSH goes through ProxyCommand=false, so
 nothing leaves this machine; the only task that reads a node is the
 storage node's own."""
@@ -39,8 +40,22 @@ def test_the_example_inventory_passes_with_its_vms(tmp_path):
     shipped = yaml.safe_load((ROOT / "inventories" / "example" / "group_vars" / "cluster" / "vms.yml").read_text())
     assert sorted(vm["name"] for vm in shipped["havirt_vms"]) == ["masterauth", "passata", "simplesip", "soldi",
                                                                   "speedauth"]
+    # Each made from the image and configured by cloud-init at its first boot.
+    assert all(vm["image"] == "{{ havirt_vm_image }}" and vm["cloud_init"] is True for vm in shipped["havirt_vms"])
+    assert set(shipped["havirt_vm_image"]) == {"url", "checksum"}
     run = _validate(tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-1000:]
+
+
+def test_its_image_without_a_checksum_is_refused(tmp_path):
+    broken = tmp_path / "image.yml"
+    broken.write_text(yaml.safe_dump({"havirt_vm_image": {"url": "https://cloud.debian.org/images/cloud/trixie/"
+                                                                  "latest/debian-13-genericcloud-amd64.qcow2"}}))
+    run = _validate(tmp_path, "-e", f"@{broken}")
+    assert run.returncode != 0
+    # The vms role's argument spec says it first (vms_problems would too).
+    assert "missing parameter(s) required by 'url': checksum found in vms_list -> image" in run.stdout, \
+        run.stdout[-3000:]
 
 
 def test_a_broken_vm_in_it_is_refused(tmp_path):
