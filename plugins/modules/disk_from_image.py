@@ -183,8 +183,9 @@ def main():
         if not os.path.isabs(value):
             refuse("%s %s is not absolute" % (name, value))
     if not os.path.exists(path):
-        refuse("the disk %s does not exist on this host: the LUN's backing store (iscsi_target_luns) or the DRBD "
-               "device must be there before an image is written into it" % path)
+        refuse("the disk %s does not exist on this host: the LUN's backing store (iscsi_target_luns: the whole "
+               "site.yml creates it, a run with --tags vms does not) or the DRBD device must be there before an image "
+               "is written into it" % path)
     try:
         algorithm, expected = parse_checksum(module.params["checksum"])
     except ImageError as exc:
