@@ -6,7 +6,8 @@ havirt_vms with extra variables, its disk LUN 5 of servdb.
 site.yml writes the image into the blank LUN (havirt.cluster.disk_from_image
 on the storage node) and the cluster starts the VM on its preferred
 hypervisor. cloud-init configures it from its NoCloud seed: servdb logs in
-over SSH with the lab's key as the inventory's admin user, the host name
+over SSH as the inventory's admin user with the key the test gave it (the
+one lab-up generates), the host name
 and the address are the inventory's. The guest agent answers guest-ping
 and status.yml says so. A second site.yml changes nothing (the disk, which
 now holds the guest's file system, is kept). migrate.yml moves it live
@@ -56,8 +57,10 @@ def guest_vars(inv, tmp_path_factory):
     assert roles["havirt_lab_debian_vm"]["disk"] == {"lun": len(luns) + 1}
     where = tmp_path_factory.mktemp("debian-guest")
     paths = {}
+    # The key lab-up generated, for servdb's logins (the inventory's own is a public key nobody holds).
+    key = (inv.inventory_path() / ".." / ".." / ".lab" / "ssh" / "id_ed25519.pub").read_text().strip()
     for state in ("present", "absent"):
-        vm = dict(roles["havirt_lab_debian_vm"], state=state)
+        vm = dict(roles["havirt_lab_debian_vm"], state=state, cloud_init={"ssh_keys": [key]})
         paths[state] = where / f"{state}.yml"
         paths[state].write_text(yaml.safe_dump({"havirt_vms": roles["havirt_vms"] + [vm],
                                                 "vms_files": roles["vms_files"] + roles["havirt_lab_debian_files"],
