@@ -214,20 +214,16 @@ def marker_path(state_dir, path):
     return os.path.join(state_dir, path.strip("/").replace("/", "%") + ".writing")
 
 
-def fill_plan(path, disk_size, holds, image, source, resumed=False):
-    """``write`` or ``keep`` for writing ``image`` (parse_info's dict of
-    ``source``) into the disk ``path`` of ``disk_size`` bytes that holds
-    ``holds`` (blockdev findings; empty: blank). A disk that holds anything
-    is kept, unless ``resumed`` (an earlier write into it was cut short).
-    A disk smaller than the image raises ImageError."""
-    if holds and not resumed:
-        return "keep"
+def check_fits(path, disk_size, image, source):
+    """Raise ImageError when the disk ``path`` of ``disk_size`` bytes is
+    smaller than ``image`` (parse_info's dict of ``source``): the guest's
+    file system would be cut. (Whether the disk may be written at all is
+    the caller's: only a blank disk, or one whose write was cut short.)"""
     if disk_size < image["virtual_size"]:
         raise ImageError(
             "the disk %s is %s, smaller than the image %s (%s): the guest's file system would be cut. Give the disk "
             "%s or more (iscsi_target_luns' size for a new LUN file, the DRBD backing device's size)"
             % (path, human(disk_size), source, human(image["virtual_size"]), human(image["virtual_size"])))
-    return "write"
 
 
 def _image_opts(driver, filename, size=None, block=False):

@@ -142,7 +142,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe
 from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import (
-    ImageError, fill_commands, fill_plan, human, marker_path, parse_checksum, parse_info)
+    ImageError, check_fits, fill_commands, human, marker_path, parse_checksum, parse_info)
 
 
 def disk_size(path):
@@ -216,14 +216,14 @@ def main():
         refuse("qemu-img cannot read the image %s (rc %d): %s" % (source, rc, (err or out).strip()))
     try:
         image = parse_info(out)
-        action = fill_plan(path, size, report["holds"], image, source, resumed)
+        check_fits(path, size, image, source)
     except ImageError as exc:
         refuse(str(exc))
     block = stat.S_ISBLK(os.stat(path).st_mode)
     commands = fill_commands(qemu_img, image["format"], source, path, image["virtual_size"], block)
-    result.update(changed=True, action=action, image_size=image["virtual_size"], image_format=image["format"],
+    result.update(changed=True, action="write", image_size=image["virtual_size"], image_format=image["format"],
                   commands=commands)
-    if module._diff and action == "write":
+    if module._diff:
         result["diff"] = dict(before_header=path, after_header=path,
                               before="; ".join(report["holds"]) or "blank",
                               after="%s (%s, %s)" % (source, image["format"], human(image["virtual_size"])))
