@@ -3,10 +3,11 @@
 #   make test   lint, sanity, unit tests, the container lab on Debian 13 then 12, a Debian 13 controller (what CI runs)
 #   make controller-check   the controller's checks on Debian 13 (Python 3.13, ansible-core 2.21) in a container
 #   make controller-converge   site.yml from that Debian 13 controller against the lab of make demo: changed=0
-#   make test-extended   the mixed-release container lab, then the VM lab's scenario (real kernels: iSCSI,
+#   make test-extended   the mixed-release and day-two (upgrade.yml) container labs, then the VM lab's scenario (real kernels: iSCSI,
 #                        OCFS2, DRBD) on Debian 13, then on Debian 12 (make test-bookworm);
 #                        run before closing an issue it covers, result in docs/testing.md
 #   make test-bookworm   the VM lab's scenario on Debian 12 nodes only (part of test-extended)
+#   make molecule-day2   the day-two container lab only: upgrade.yml across the cluster (part of test-extended)
 #   make vmlab-image   build (or find cached) the VM lab's disk image only
 #   make bench-migration   live migration measured against plain virsh (RUNS=10)
 #   make bench-failover    hard crash of a hypervisor: VM MTTR, detection, fencing (FAILOVER_RUNS=5)
@@ -21,7 +22,7 @@ export CONTAINERS_CONF := $(CURDIR)/tools/lab/files/containers.conf
 export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
-.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed controller-check controller-converge test clean \
+.PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed molecule-day2 controller-check controller-converge test clean \
 	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test test-extended test-bookworm bench-migration bench-failover bench-drbd
 
 help:
@@ -100,6 +101,12 @@ molecule-bookworm: venv
 molecule-mixed: venv
 	$(call scenario,mixed,container lab with Debian 12 and 13 nodes)
 
+# Day two on the container lab (Debian 13 nodes): upgrade.yml across the
+# hypervisors under probes, a node that does not come back, the storage
+# node's turn. In test-extended: too long for `make test`'s budget.
+molecule-day2: venv
+	$(call scenario,day2,container lab: rolling upgrade)
+
 # The controller's checks (unit and repo tests, yamllint, ansible-lint,
 # sanity) on a Debian 13 controller: Python 3.13 and the ansible-core that
 # requirements.txt gives it (2.21), in a container of the lab's trixie image
@@ -126,12 +133,14 @@ controller-converge:
 test: venv
 	$(MAKE) --no-print-directory lint unit sanity molecule molecule-bookworm controller-check
 
-# The mixed-release container lab (a rolling upgrade's middle), then the VM
+# The mixed-release container lab (a rolling upgrade's middle), the day-two
+# container lab (upgrade.yml), then the VM
 # lab's scenario (real kernels: iSCSI login, OCFS2, DRBD, fencing through
 # QEMU), with its image built first (or found cached), on Debian 13 and
 # then on Debian 12.
 test-extended: venv
 	$(MAKE) --no-print-directory molecule-mixed
+	$(MAKE) --no-print-directory molecule-day2
 	$(MAKE) --no-print-directory vmlab-image
 	$(MAKE) --no-print-directory vmlab-test
 	$(MAKE) --no-print-directory test-bookworm

@@ -35,7 +35,8 @@ PYTHON_IMPORT = re.compile(rf"^\s*(?:from|import)\s+ansible_collections\.({NAME}
 NOT_THE_COLLECTION = ("bench/", "tools/", "tools/labkit/", "tests/repo/", "tests/conftest.py", "molecule/",
                       "inventories/", "collections/", ".ci/", ".venv/", ".lab/", ".vmlab/", ".cache/", ".ansible/",
                       "docs/lab.md", "docs/testing.md", "Makefile", "ansible.cfg", "requirements.txt",
-                      "site.yml", "evacuate.yml", "maintenance.yml", "migrate.yml", "status.yml", ".ansible-lint", ".yamllint")
+                      "site.yml", "evacuate.yml", "maintenance.yml", "migrate.yml", "status.yml", "backup.yml", "restore.yml", "upgrade.yml",
+                      ".ansible-lint", ".yamllint")
 
 
 def _jinja_uses(text: str) -> set[str]:

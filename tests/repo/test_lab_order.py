@@ -18,7 +18,7 @@ spec.loader.exec_module(order)
 
 
 @pytest.mark.parametrize("scenario,files", [("default", order.CONTAINER_LAB), ("vmlab", order.VM_LAB),
-                                            ("mixed", order.MIXED_LAB)])
+                                            ("mixed", order.MIXED_LAB), ("day2", order.DAY2_LAB)])
 def test_every_test_file_of_the_scenario_is_placed_once(scenario, files):
     present = sorted(path.name for path in (ROOT / "molecule" / scenario / "tests").glob("test_*.py"))
     assert len(set(files)) == len(files), files

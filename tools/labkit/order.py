@@ -112,6 +112,14 @@ MIXED_LAB = (
     "test_rolling_upgrade.py",
 )
 
+# The day-two container lab (molecule/day2/tests): the rolling upgrade
+# of the hypervisors first (the cluster whole), then one that stops at a
+# node kept down on purpose (repaired at the end), then the storage
+# node's turn.
+DAY2_LAB = (
+    "test_upgrade.py",
+)
+
 # The VM lab (molecule/vmlab/tests): the read-only files first, then the
 # others in the order they passed in by name.
 VM_LAB = (
