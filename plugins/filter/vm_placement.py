@@ -75,8 +75,10 @@ def vm_avoid_constraints(vms, prefix="vm-", score=1000):
 def vm_node_capacities(hypervisors, hostvars, reserve_mb=1024, cpu_ratio=4, current=None):
     """{hypervisor: {cpu, hv_memory, host_memory}}: what each offers the
     VMs. Memory: the host's (ansible_facts.memtotal_mb) less ``reserve_mb``
-    for the host itself; vCPUs: its logical CPUs times ``cpu_ratio``. A
-    host's ``havirt_vm_capacity`` ({memory_mb, vcpus}) overrides either.
+    for the host itself, or on Xen what Xen has for guests (the host's less
+    dom0's share: ansible_facts.ansible_local.havirt_xen.guest_memory_mb);
+    vCPUs: its logical CPUs times ``cpu_ratio``. A host's
+    ``havirt_vm_capacity`` ({memory_mb, vcpus}) overrides either.
     A host without facts (left out by --limit) keeps what the cluster has
     for it (``current``: pacemaker_status's capacity); without that either,
     it fails: a node without capacity would run no VM."""
@@ -90,6 +92,17 @@ def vm_node_capacities(hypervisors, hostvars, reserve_mb=1024, cpu_ratio=4, curr
         facts = values.get("ansible_facts") or {}
         given = values.get("havirt_vm_capacity") or {}
         memory = as_int(given.get("memory_mb"))
+        # Local facts keep their prefix in ansible_facts (ansible_facts.ansible_local).
+        xen = ((facts.get("ansible_local") or {}).get("havirt_xen") or {})
+        if memory is None and xen.get("error"):
+            raise AnsibleFilterError("vm_node_capacities: %s runs Xen, and the memory Xen has for guests could not be "
+                                     "read from libvirt (%s): check libvirtd there (virsh -c xen:///system nodeinfo), "
+                                     "or set its havirt_vm_capacity" % (host, xen["error"]))
+        if memory is None:
+            # A Xen dom0's own memory is not the guests': theirs is the
+            # host's less dom0's fixed share, which is already the host's
+            # reserve (the hypervisor role's local fact).
+            memory = as_int(xen.get("guest_memory_mb"))
         if memory is None:
             total = as_int(facts.get("memtotal_mb"))
             kept = ((current or {}).get(host) or {})

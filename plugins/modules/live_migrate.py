@@ -76,7 +76,7 @@ options:
     description:
       - Longest pause of the VM that QEMU may take to finish the migration.
       - C(0) chooses by the source's QEMU, from the lab's measurements of guest crashes at short limits (the
-        xen_migration role's README), 20 ms from QEMU 10.0, 300 ms (QEMU's own default) for older QEMU and for Xen.
+        xen_migration role's README), 20 ms from QEMU 10.0, 300 ms (QEMU's own default) for older QEMU; none for Xen (libxl has no maximum downtime).
         Unset leaves QEMU's.
     type: int
   bandwidth_mib:
@@ -382,6 +382,10 @@ def main():
     result.update(source=here["name"], destination=params["destination"], changed=True)
     if module.check_mode:
         module.exit_json(**result)
+    if params["max_downtime_ms"] and here["hypervisor"].upper() == "XEN":
+        module.fail_json(msg="not migrating %s: Xen's libxl driver has no maximum downtime (%s ms asked); set "
+                         "max_downtime_ms to 0 (xen_migration_max_downtime_ms). Nothing was changed."
+                         % (vm, params["max_downtime_ms"]), **result)
     if params["max_downtime_ms"]:
         dom.migrateSetMaxDowntime(params["max_downtime_ms"], 0)
     dest_uri = params["destination_uri"].replace("DESTINATION", params["destination"])

@@ -67,6 +67,21 @@ def test_a_hosts_own_capacity_overrides_the_computed_one():
     assert capacities == {"servvirt2": {"cpu": 16, "hv_memory": 300, "host_memory": 300}}
 
 
+def test_a_xen_dom0_offers_what_xen_has_for_guests_not_its_own_memory():
+    """The Xen lab's dom0 (1024 MiB of a 3071 MiB host): its memtotal_mb is
+    dom0's, the hypervisor role's local fact has Xen's figures (libvirt's
+    libxl driver on servvirt1, 2026-12-05; the key as setup stores it).
+    dom0's share is the reserve."""
+    xen = {"total_memory_mb": 3071, "dom0_memory_mb": 1024, "guest_memory_mb": 2047}
+    hostvars = {"servvirt1": {"ansible_facts": {"memtotal_mb": 897, "processor_vcpus": 2, "ansible_local": {"havirt_xen": xen}}}}
+    assert vm_node_capacities(["servvirt1"], hostvars, 1024, 4) == {
+        "servvirt1": {"cpu": 8, "hv_memory": 2047, "host_memory": 2047}}
+    # A fact that could not read libvirt: said, not dom0's memory taken instead.
+    hostvars["servvirt1"]["ansible_facts"]["ansible_local"]["havirt_xen"] = {"error": "Failed to connect socket"}
+    with pytest.raises(AnsibleFilterError, match=r"servvirt1 runs Xen, .* could not be read from libvirt \(Failed"):
+        vm_node_capacities(["servvirt1"], hostvars, 1024, 4)
+
+
 def test_a_host_without_facts_keeps_the_clusters_capacity_or_fails():
     hostvars = {"servvirt1": {}}
     current = {"servvirt1": {"cpu": 8, "hv_memory": 2900, "host_memory": 2900}}
