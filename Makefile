@@ -9,6 +9,8 @@
 #   make test-bookworm   the VM lab's scenario on Debian 12 nodes only (part of test-extended)
 #   make molecule-day2   the day-two container lab only: upgrade.yml across the cluster (part of test-extended)
 #   make vmlab-image   build (or find cached) the VM lab's disk image only
+#   make xenlab-test   the Xen lab's scenario: the VM lab's nodes with Xen hypervisors, VMs on OCFS2 (part of test-extended)
+#   make xenlab-up     bring the Xen lab up (xenlab-down: tear it down); then ansible-playbook -i inventories/vmlab -i inventories/xenlab site.yml
 #   make bench-migration   live migration measured against plain virsh (RUNS=10)
 #   make bench-failover    hard crash of a hypervisor: VM MTTR, detection, fencing (FAILOVER_RUNS=5)
 #   make bench-drbd        DRBD protocol C against the same disk without it, and resync time (VM lab, DRBD_RUNS=3)
@@ -23,7 +25,7 @@ export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
 .PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed molecule-day2 controller-check controller-converge test clean \
-	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test test-extended test-bookworm bench-migration bench-failover bench-drbd
+	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test xenlab-up xenlab-down xenlab-test test-extended test-bookworm bench-migration bench-failover bench-drbd
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -144,6 +146,7 @@ test-extended: venv
 	$(MAKE) --no-print-directory vmlab-image
 	$(MAKE) --no-print-directory vmlab-test
 	$(MAKE) --no-print-directory test-bookworm
+	$(MAKE) --no-print-directory xenlab-test
 
 # The VM lab's scenario on Debian 12 (bookworm) nodes: the same tests on
 # the older release's kernel (6.1), pacemaker 2.1, QEMU 7.2 and libvirt 9.0.
@@ -191,6 +194,18 @@ vmlab-clean: vmlab-down
 
 vmlab-test: venv
 	$(call scenario,vmlab,VM lab)
+
+# The Xen lab: the VM lab's nodes (same addresses, same .vmlab state: one of
+# the two labs at a time) with inventories/xenlab over inventories/vmlab.
+XENLAB_INVENTORY := -i inventories/vmlab -i inventories/xenlab
+xenlab-up: venv
+	$(ACTIVATE) ansible-playbook $(XENLAB_INVENTORY) tools/vmlab/up.yml
+
+xenlab-down: venv
+	$(ACTIVATE) ansible-playbook $(XENLAB_INVENTORY) tools/vmlab/down.yml
+
+xenlab-test: venv
+	$(call scenario,xenlab,Xen lab)
 
 clean:
 	rm -rf $(CACHE) .ansible .pytest_cache

@@ -26,6 +26,13 @@ def test_every_test_file_of_the_scenario_is_placed_once(scenario, files):
                                       "listed, no such file": sorted(set(files) - set(present))}
 
 
+def test_the_xen_lab_runs_files_of_the_vm_lab_and_the_kvm_lab_leaves_out_the_xen_only_ones():
+    assert set(order.XEN_LAB) <= set(order.VM_LAB), sorted(set(order.XEN_LAB) - set(order.VM_LAB))
+    assert set(order.XEN_ONLY) <= set(order.XEN_LAB)
+    scenario = (ROOT / "molecule" / "xenlab" / "molecule.yml").read_text()
+    assert "directory: ../vmlab/tests" in scenario and "HAVIRT_LAB_VERIFY: xen" in scenario
+
+
 def test_the_storage_node_restarts_last_and_after_every_other_state_change():
     files = order.CONTAINER_LAB
     assert files[-1] == "test_restart.py"

@@ -225,7 +225,7 @@ def migrate_havirt(vm: str, extra: tuple[str, ...] = ()) -> dict:
     # Only the json callback (it is the stdout one, so listing it adds nothing): ansible-core 2.19+
     # refuses an empty ANSIBLE_CALLBACKS_ENABLED ("A non-empty plugin name is required").
     env = inv.clean_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
-    run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={vm}", *extra],
+    run = subprocess.run(["ansible-playbook", *inv.inventory_args(), "migrate.yml", "-e", f"vm={vm}", *extra],
                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900)
     if run.returncode != 0:
         raise RuntimeError("migrate.yml failed:\n" + run.stdout[-3000:] + run.stderr[-2000:])

@@ -18,11 +18,25 @@ import testinfra
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def inventory_path() -> Path:
+def inventory_paths() -> list[Path]:
+    """The inventory sources under test, in order: HAVIRT_TEST_INVENTORY,
+    one path or several joined by ':' (the Xen lab is the VM lab's
+    inventory with inventories/xenlab over it)."""
     # Empty counts as unset: Path("") is the checkout itself, which Ansible
     # would walk as an inventory directory, running every executable in it
     # with --list (it did once: tools/controller-check).
-    return Path(os.environ.get("HAVIRT_TEST_INVENTORY") or PROJECT / "inventories" / "lab")
+    paths = [p for p in os.environ.get("HAVIRT_TEST_INVENTORY", "").split(os.pathsep) if p]
+    return [Path(p) for p in paths] or [PROJECT / "inventories" / "lab"]
+
+
+def inventory_path() -> Path:
+    """The first inventory source (where the lab's own files are)."""
+    return inventory_paths()[0]
+
+
+def inventory_args() -> list[str]:
+    """-i for each inventory source, for ansible and ansible-playbook."""
+    return [arg for path in inventory_paths() for arg in ("-i", str(path))]
 
 
 @functools.lru_cache(maxsize=None)
@@ -34,7 +48,7 @@ def _manager():
     # Collections' filters (ansible.utils...) are found through the loader
     # that importing labkit installed, as ansible-playbook finds them.
     loader = DataLoader()
-    inventory = InventoryManager(loader=loader, sources=[str(inventory_path())])
+    inventory = InventoryManager(loader=loader, sources=[str(path) for path in inventory_paths()])
     return inventory, VariableManager(loader=loader, inventory=inventory), loader
 
 

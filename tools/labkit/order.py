@@ -123,6 +123,9 @@ DAY2_LAB = (
 # The VM lab (molecule/vmlab/tests): the read-only files first, then the
 # others in the order they passed in by name.
 VM_LAB = (
+    # Xen only (molecule/xenlab, HAVIRT_LAB_VERIFY=xen): dom0, libxl and
+    # the VMs as Xen domains; deselected on KVM.
+    "test_xen.py",
     # Reads the scenario's logs (its playbooks' runs, not the tests').
     "test_secrets.py",
     # The iscsiadm module given the portal by name: no change expected.
@@ -143,6 +146,15 @@ VM_LAB = (
     # takes the whole cluster through a restart of its target.
     "test_storage_restart.py",
 )
+
+# The Xen lab (molecule/xenlab: the VM lab's nodes with Xen hypervisors,
+# HAVIRT_LAB_VERIFY=xen): Xen itself, then the first source's system, VMs
+# as image files on OCFS2 moved live and failed over. The other files are
+# the KVM lab's (DRBD, the storage node's restart: the same roles, proven
+# there).
+XEN_LAB = ("test_xen.py", "test_ocfs2_vms.py")
+# What only the Xen lab runs.
+XEN_ONLY = ("test_xen.py",)
 
 
 def subset(items: list, file_of, keep: tuple[str, ...]) -> tuple[list, list]:

@@ -143,7 +143,7 @@ def all_running(inventory, timeout: float = 420) -> None:
 
 def playbook(name: str, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inv.inventory_path()), name, *extra],
+        ["ansible-playbook", *inv.inventory_args(), name, *extra],
         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=timeout,
     )
 
@@ -155,7 +155,7 @@ def migrate_killed_at(vm: str, to: str, task: str, *extra: str, before_kill: Cal
     the run printed."""
     header = f"TASK [havirt.cluster.xen_migration : {task}]"
     proc = subprocess.Popen(
-        ["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={vm}", "-e", f"to={to}", *extra],
+        ["ansible-playbook", *inv.inventory_args(), "migrate.yml", "-e", f"vm={vm}", "-e", f"to={to}", *extra],
         cwd=inv.PROJECT, env=inv.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
     seen = []

@@ -38,7 +38,7 @@ def test_site_runs_from_the_built_collection(inv, tmp_path):
         env=inv.clean_env(), capture_output=True, text=True, check=True, cwd=tmp_path,
     )
     run = subprocess.run(
-        ["ansible-playbook", "--diff", "-i", str(inv.inventory_path()), "havirt.cluster.site"],
+        ["ansible-playbook", "--diff", *inv.inventory_args(), "havirt.cluster.site"],
         env=inv.clean_env(ANSIBLE_COLLECTIONS_PATH=str(collections)),
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )

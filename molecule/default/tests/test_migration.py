@@ -98,7 +98,7 @@ def test_the_module_refuses_the_source_as_destination(inv):
     done): destination = source is refused, nothing moves."""
     here = running_on(VM)[0]
     run = subprocess.run(
-        ["ansible", "-i", str(inv.inventory_path()), here, "-m", "havirt.cluster.live_migrate",
+        ["ansible", *inv.inventory_args(), here, "-m", "havirt.cluster.live_migrate",
          "-a", f"name={VM} destination={here} hypervisors={','.join(inv.group('hypervisors'))}"],
         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
@@ -113,7 +113,7 @@ def test_destination_libvirtd_killed_mid_migration(inv):
     destination = _other(inv, source)
     src, dst = inv.node(source), inv.node(destination)
     proc = subprocess.Popen(
-        ["ansible-playbook", "-i", str(inv.inventory_path()), "migrate.yml", "-e", f"vm={VM}",
+        ["ansible-playbook", *inv.inventory_args(), "migrate.yml", "-e", f"vm={VM}",
          "-e", "xen_migration_bandwidth_mib=8"],
         cwd=inv.PROJECT, env=inv.clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -28,7 +28,7 @@ def ssh_transport(inv, tmp_path_factory):
     play.write_text("- name: Migration over SSH\n  hosts: hypervisors\n  tasks:\n"
                     "    - name: The role's SSH keys\n      ansible.builtin.include_role:\n"
                     "        name: havirt.cluster.xen_migration\n        tasks_from: ssh.yml\n")
-    run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), str(play),
+    run = subprocess.run(["ansible-playbook", *inv.inventory_args(), str(play),
                           "-e", "havirt_migration_transport=ssh"],
                          cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr

@@ -18,7 +18,7 @@ def _status(*extra, task_name="Cluster status"):
     # Only the json callback (it is the stdout one, so listing it adds nothing): ansible-core 2.19+
     # refuses an empty ANSIBLE_CALLBACKS_ENABLED ("A non-empty plugin name is required").
     env = inventory.clean_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.json")
-    run = subprocess.run(["ansible-playbook", "-i", str(inventory.inventory_path()), "status.yml", *extra],
+    run = subprocess.run(["ansible-playbook", *inventory.inventory_args(), "status.yml", *extra],
                          cwd=inventory.PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert not re.search(r'"changed": true', run.stdout)

@@ -358,7 +358,7 @@ def test_a_backing_device_that_holds_data_is_never_initialized(inv, tmp_path):
                                  "  roles:\n    - role: havirt.cluster.drbd\n")
         resource = {"name": "precious", "minor": 9, "port": 7799, "disks": devices}
         run = subprocess.run(
-            ["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook_file),
+            ["ansible-playbook", *inv.inventory_args(), str(playbook_file),
              "-e", json.dumps({"drbd_resources": [resource]})],
             cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=900,
         )

@@ -16,7 +16,7 @@ def test_storage_roles_change_nothing_the_second_time(inv, tmp_path):
     playbook.write_text(
         "- name: The storage roles again\n  hosts: hypervisors\n  gather_facts: false\n  roles:\n"
         "    - role: havirt.cluster.iscsi_initiator\n    - role: havirt.cluster.ocfs2\n    - role: havirt.cluster.drbd\n")
-    run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook)],
+    run = subprocess.run(["ansible-playbook", *inv.inventory_args(), str(playbook)],
                          cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.stdout, re.M)
@@ -47,7 +47,7 @@ def test_new_o2cb_timeouts_on_the_mounted_cluster_are_refused_and_nothing_change
     playbook.write_text(
         "- name: The ocfs2 role with another heartbeat threshold\n  hosts: hypervisors\n  gather_facts: false\n"
         "  roles:\n    - role: havirt.cluster.ocfs2\n")
-    run = subprocess.run(["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook),
+    run = subprocess.run(["ansible-playbook", *inv.inventory_args(), str(playbook),
                           "-e", f"ocfs2_heartbeat_threshold={running + 4}"],
                          cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=900)
     assert run.returncode != 0, run.stdout[-3000:]

@@ -13,7 +13,7 @@ import subprocess
 
 def _module(inv, hypervisor, args: str) -> tuple[str, dict]:
     """The module run ad hoc: its status (SUCCESS, CHANGED, FAILED!) and result."""
-    run = subprocess.run(["ansible", "-i", str(inv.inventory_path()), hypervisor, "-m", "havirt.cluster.iscsiadm",
+    run = subprocess.run(["ansible", *inv.inventory_args(), hypervisor, "-m", "havirt.cluster.iscsiadm",
                           "-a", args], cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True,
                          timeout=300)
     head, found, result = run.stdout.partition(" => ")

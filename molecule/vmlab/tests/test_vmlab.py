@@ -208,7 +208,7 @@ def test_disk_with_another_file_system_is_never_formatted(inv, tmp_path):
         # Each hypervisor its own disk (extra vars are templated per host).
         device_var = "{{ %s[inventory_hostname] }}" % json.dumps(devices)
         run = subprocess.run(
-            ["ansible-playbook", "-i", str(inv.inventory_path()), str(playbook),
+            ["ansible-playbook", *inv.inventory_args(), str(playbook),
              "-e", json.dumps({"ocfs2_device": device_var})],
             # One JSON result on each fatal: line, whatever ansible.cfg says.
             cwd=inv.PROJECT, env=inv.clean_env(ANSIBLE_CALLBACK_RESULT_FORMAT="json"), capture_output=True,
