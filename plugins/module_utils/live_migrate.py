@@ -108,6 +108,33 @@ def option_problems(options):
     return problems
 
 
+# What libvirt's libxl driver takes (LIBXL_MIGRATION_FLAGS and
+# LIBXL_MIGRATION_PARAMETERS in libvirt's src/libxl/libxl_migration.h):
+# live, peer to peer, tunnelled, persist, undefine, paused; the URI, name and
+# XML parameters. Anything else it refuses only once the migration starts.
+XEN_UNSUPPORTED = (
+    ("tls", "Xen's stream has no TLS of its own: tunnel it (tunnelled) through the xen+tls connection"),
+    ("auto_converge", "auto-converge is QEMU's (libxl: unsupported flags 0x2000)"),
+    ("postcopy", "post-copy is QEMU's"),
+    ("compressed", "compression is QEMU's"),
+    ("bandwidth_mib", "libxl takes no bandwidth limit"),
+    ("max_downtime_ms", "libxl has no maximum downtime: set 0"),
+)
+
+
+def driver_problems(driver, options):
+    """What the source's libvirt driver (getType(): QEMU, Xen) cannot do of
+    the options asked, as sentences (empty: fine). Checked before anything
+    is changed, in check mode too: libvirt itself says so only when the
+    migration starts."""
+    if str(driver).upper() != "XEN":
+        return []
+    problems = ["%s (%s asked)" % (why, options[name]) for name, why in XEN_UNSUPPORTED if options.get(name)]
+    if (options.get("parallel_connections") or 0) > 1:
+        problems.append("parallel connections are QEMU's (%s asked)" % options["parallel_connections"])
+    return problems
+
+
 def flag_names(flags):
     """The names of the flags set, for the plan the module reports."""
     names = []

@@ -24,6 +24,9 @@ description:
     with the maximum downtime set before it starts, and optional bandwidth, auto-converge, post-copy,
     compression and parallel connections. After O(timeout) seconds the job is aborted and the VM keeps
     running here.
+  - On Xen (libvirt's libxl driver) only a live, peer-to-peer migration, tunnelled or not, can be asked;
+    O(tls), O(auto_converge), O(postcopy), O(compressed), O(bandwidth_mib), O(parallel_connections) and a
+    nonzero O(max_downtime_ms) are QEMU's and are refused before anything changes, in check mode too.
   - Returns libvirt's completed-job statistics (total time, downtime, memory moved, iterations).
   - A VM already running on the destination and not here is V(changed=false).
 options:
@@ -203,6 +206,7 @@ from ansible_collections.havirt.cluster.plugins.module_utils.live_migrate import
     available_memory_kib,
     default_max_downtime_ms,
     domain_requirements,
+    driver_problems,
     job_summary,
     flag_names,
     migration_flags,
@@ -364,6 +368,11 @@ def main():
     if params["max_downtime_ms"] == 0:
         params["max_downtime_ms"] = default_max_downtime_ms(here["hypervisor"], conn.getVersion())
         result["plan"]["max_downtime_ms"] = params["max_downtime_ms"]
+    unsupported = driver_problems(here["hypervisor"], params)
+    if unsupported:
+        module.fail_json(msg="not migrating %s: %s's libvirt driver cannot do what was asked: %s (the xen_migration "
+                         "role's variables). Nothing was changed." % (vm, here["hypervisor"], "; ".join(unsupported)),
+                         problems=unsupported, **result)
     dom = None
     if vm in here["running"]:
         dom = conn.lookupByName(vm)
@@ -382,10 +391,6 @@ def main():
     result.update(source=here["name"], destination=params["destination"], changed=True)
     if module.check_mode:
         module.exit_json(**result)
-    if params["max_downtime_ms"] and here["hypervisor"].upper() == "XEN":
-        module.fail_json(msg="not migrating %s: Xen's libxl driver has no maximum downtime (%s ms asked); set "
-                         "max_downtime_ms to 0 (xen_migration_max_downtime_ms). Nothing was changed."
-                         % (vm, params["max_downtime_ms"]), **result)
     if params["max_downtime_ms"]:
         dom.migrateSetMaxDowntime(params["max_downtime_ms"], 0)
     dest_uri = params["destination_uri"].replace("DESTINATION", params["destination"])

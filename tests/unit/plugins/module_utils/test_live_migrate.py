@@ -214,3 +214,32 @@ def test_a_negative_downtime_is_refused():
     assert lm.option_problems({"max_downtime_ms": -5}) == [
         "max_downtime_ms -5 is negative: give milliseconds, or 0 to choose by the source's QEMU"]
     assert lm.option_problems({"max_downtime_ms": 0}) == []
+
+
+# The options the xen_migration role gives on Xen (tunnelled, no TLS flag, no
+# downtime) pass; each of QEMU's own is refused by name before anything moves.
+def test_xen_takes_the_roles_options():
+    options = {"tunnelled": True, "tls": False, "max_downtime_ms": 0, "auto_converge": False,
+               "bandwidth_mib": 0, "parallel_connections": 1}
+    assert lm.driver_problems("Xen", options) == []
+
+
+@pytest.mark.parametrize("option,value,word", [
+    ("tls", True, "tunnel it"),
+    ("auto_converge", True, "auto-converge"),
+    ("postcopy", True, "post-copy"),
+    ("compressed", True, "compression"),
+    ("bandwidth_mib", 100, "bandwidth"),
+    ("max_downtime_ms", 300, "maximum downtime"),
+    ("parallel_connections", 4, "parallel"),
+])
+def test_xen_refuses_qemus_options(option, value, word):
+    problems = lm.driver_problems("Xen", {option: value})
+    assert len(problems) == 1
+    assert word in problems[0] and str(value) in problems[0]
+
+
+def test_qemu_takes_every_option():
+    options = {"tls": True, "auto_converge": True, "postcopy": True, "compressed": True, "bandwidth_mib": 100,
+               "max_downtime_ms": 20, "parallel_connections": 4}
+    assert lm.driver_problems("QEMU", options) == []
