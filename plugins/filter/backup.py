@@ -19,13 +19,20 @@ SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/
                "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib")
 
 
-def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule=""):
+def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule="", hypervisor_type="kvm"):
     """What is wrong with where the backups go (the backup role's
     settings), as sentences; empty when backups are not configured
     (``host`` and ``schedule`` empty) or when nothing is. ``schedule``
     (backup_schedule) is one systemd calendar line: its syntax is checked
-    on the hypervisors by systemd-analyze, only its shape here."""
+    on the hypervisors by systemd-analyze, only its shape here. On Xen
+    (``hypervisor_type``) there are none to configure: a backup is
+    libvirt's backup job, which QEMU's driver has and libxl's has not."""
     problems = []
+    if str(hypervisor_type or "kvm").lower() == "xen" and (host or schedule):
+        problems.append("backups are libvirt's backup job (virDomainBackupBegin), which QEMU has and Xen's libxl "
+                        "driver has not: on Xen hypervisors leave backup_host and backup_schedule empty and back "
+                        "the VMs up from inside (roles/backup/README.md, Xen)")
+        return problems
     schedule = "" if schedule is None else schedule
     if not isinstance(schedule, str) or any(ord(char) < 32 for char in schedule):
         problems.append("backup_schedule %r is not one line of text: give a systemd calendar event such as daily "

@@ -188,3 +188,15 @@ def test_each_vm_is_sent_disks_then_manifest_with_the_module_utils_commands():
     assert f.backup_send_commands([], "/x", "20261204T030000Z", "ssh", "d:") == []
     with pytest.raises(AnsibleFilterError, match="not a VM name"):
         f.backup_send_commands(["../x"], "/x", "20261204T030000Z", "ssh", "d:")
+
+
+# libxl has no backup job: on Xen a backup setting is refused, not ignored
+# (backup.yml would otherwise find no VM on qemu:///system and back up none).
+@pytest.mark.parametrize("host, schedule", [("servdb", ""), ("", "daily"), ("servdb", "daily")])
+def test_xen_hypervisors_take_no_backup_settings(host, schedule):
+    problems = f.backup_problems(host, HOSTS, HYPERVISORS, "/srv/havirt-backups", 7, schedule, "xen")
+    assert len(problems) == 1 and "libxl" in problems[0], problems
+
+
+def test_xen_without_backups_is_fine():
+    assert f.backup_problems("", HOSTS, HYPERVISORS, "/srv/havirt-backups", 7, "", "xen") == []
