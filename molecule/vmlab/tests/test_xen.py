@@ -84,3 +84,18 @@ def test_the_cluster_moves_them_through_libxl_tunnelled_in_tls(inv):
             params[name] = out.strip().splitlines()[-1]
         assert params == {"hypervisor": "xen:///system", "remoteuri": "xen+tls://%n/system",
                           "migrate_options": "--p2p --tunnelled"}, (vm, params)
+
+
+@pytest.mark.parametrize("vm", [v["name"] for v in vms()])
+def test_each_vms_console_is_kept_in_a_file_where_it_runs(inv, vm):
+    """xenconsoled logs each guest's console (hypervisor_xen_console_log_dir),
+    as QEMU's serial log on KVM: the lab guest prints its kernel's boot on
+    Xen's console (hvc0), so the log holds it. Runs before
+    test_ocfs2_vms.py moves them (order.py): each VM booted where it runs."""
+    wait_for_http(vm, timeout=GUEST_WAIT)
+    host = inv.node(running_on(vm)[0])
+    log_dir = inv.hostvars(running_on(vm)[0]).get("hypervisor_xen_console_log_dir", "/var/log/xen/console")
+    assert "--log=guest" in host.check_output("pgrep -a -x xenconsoled")
+    log = host.file(f"{log_dir}/guest-{vm}.log")
+    assert log.exists, f"{vm}: no console log in {log_dir}"
+    assert "Linux version" in log.content_string, f"{vm}: its boot is not in {log_dir}/guest-{vm}.log"
