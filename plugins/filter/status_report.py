@@ -37,7 +37,8 @@ description:
     what each hypervisor has free of its capacity, and for one whose start failed, C(FAILED TO START) with each
     hypervisor's reason, C(NO QUORUM) when the partition that answered has none); one per VirtualDomain resource the inventory does not know; one
     on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
-    failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else its
+    failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else
+    C(NOT IN THE CLUSTER) when the cluster answered and does not count it online, its
     clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
     with any split brain recorded); then for each hypervisor whether each other could take its running VMs' memory
     (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline, C(UNKNOWN) when its
@@ -264,10 +265,21 @@ def _unreachable(hostvars, host):
     return bool(_result(hostvars, host, "__status_chrony").get("unreachable"))
 
 
-def _node_line(hostvars, host, hypervisors, running, drbd_resources):
+def _outside(cluster, host):
+    """Whether the cluster answered and does not count ``host`` online: a
+    node Ansible reaches that has not (re)joined."""
+    states = cluster.get("nodes") or {}
+    return bool(cluster.get("available", True) and states and not (states.get(host) or {}).get("online"))
+
+
+def _node_line(cluster, hostvars, host, hypervisors, running, drbd_resources):
     if _unreachable(hostvars, host):
         return "%s: UNREACHABLE (%s)" % (host, str(_result(hostvars, host, "__status_chrony").get("msg") or "").strip())
-    line = "%s: clock %s" % (host, chrony_clock_summary(_result(hostvars, host, "__status_chrony")))
+    line = "%s: " % host
+    if _outside(cluster, host):
+        line += ("NOT IN THE CLUSTER (Ansible reaches it, the cluster does not count it online: "
+                 "docs/runbooks/node-not-rejoining.md), ")
+    line += "clock %s" % chrony_clock_summary(_result(hostvars, host, "__status_chrony"))
     if host not in hypervisors:
         return line
     sessions = [entry for entry in _result(hostvars, host, "__status_iscsi").get("stdout_lines") or [] if entry]
@@ -343,7 +355,8 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
               for failure in cluster.get("failures") or []]
     lines.append("failed actions: " + ("; ".join(failed) or "none"))
     lines.append("fencing history: " + fence_history_summary(fencing or {}, 3))
-    lines += [_node_line(hostvars, host, hypervisors, running, list(drbd_resources or [])) for host in nodes or []]
+    lines += [_node_line(cluster, hostvars, host, hypervisors, running, list(drbd_resources or []))
+              for host in nodes or []]
     lines += _capacity_lines(cluster, hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0, vm_prefix or "")
     return lines
 

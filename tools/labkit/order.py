@@ -118,6 +118,7 @@ MIXED_LAB = (
 # node's turn.
 DAY2_LAB = (
     "test_upgrade.py",
+    "test_runbooks_day2.py",
 )
 
 # The VM lab (molecule/vmlab/tests): the read-only files first, then the

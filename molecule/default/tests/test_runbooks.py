@@ -33,8 +33,6 @@ brings each home, answering."""
 from __future__ import annotations
 
 import re
-import shlex
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
@@ -45,35 +43,17 @@ from test_status import _status
 from labkit import failover as fo
 from labkit import inventory
 from labkit import vms as lab_vms
+from labkit.runbooks import BOOKS
+from labkit.runbooks import blocks as _blocks
+from labkit.runbooks import follow as _follow
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 
 VM = "speedauth"
-BOOK = inventory.PROJECT / "docs" / "runbooks" / "vm-failed.md"
-QUORUM_BOOK = inventory.PROJECT / "docs" / "runbooks" / "quorum-lost.md"
-UNWATCHED_BOOK = inventory.PROJECT / "docs" / "runbooks" / "vm-unwatched.md"
+BOOK = BOOKS / "vm-failed.md"
+QUORUM_BOOK = BOOKS / "quorum-lost.md"
+UNWATCHED_BOOK = BOOKS / "vm-unwatched.md"
 BROKEN_KERNEL = "/var/lib/havirt/boot/missing-vmlinux"
-
-
-def _blocks(path) -> list[tuple[str, str]]:
-    """(where, commands) of each ``sh node``, ``sh hypervisor`` and ``sh
-    controller`` block."""
-    return re.findall(r"^```sh (node|hypervisor|controller)\n(.*?)^```$", path.read_text(), re.M | re.S)
-
-
-def _follow(where: str, commands: str, host: str = "") -> str:
-    """A block run as the runbook says: on a cluster node (the storage
-    node), on the hypervisor ``host``, or on the controller."""
-    if where in ("node", "hypervisor"):
-        run = inventory.node(host or fo.witness()).run("bash -euo pipefail -c %s" % shlex.quote(commands))
-        out, err, rc = run.stdout, run.stderr, run.rc
-    else:
-        commands = commands.replace("inventories/mysite", str(inventory.inventory_path()))
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=inventory.PROJECT,
-                              env=inventory.clean_env(), capture_output=True, text=True, timeout=900)
-        out, err, rc = done.stdout, done.stderr, done.returncode
-    assert rc == 0, f"{where}: {commands}\n{out[-3000:]}\n{err[-2000:]}"
-    return out
 
 
 def _failed_starts(rid: str) -> list[str]:

@@ -319,3 +319,24 @@ def test_the_cluster_is_read_from_the_first_node_ansible_reached():
 def test_the_reader_needs_a_list_of_nodes(hosts):
     with pytest.raises(AnsibleFilterError, match="status_reader"):
         status_reader(hosts, _hostvars())
+
+
+def test_a_node_ansible_reaches_but_the_cluster_does_not_count_names_its_runbook():
+    """servvirt2's corosync with another key (it cannot join): Ansible
+    reaches it, the cluster counts it offline."""
+    cluster = _cluster("crm_mon-healthy-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    cluster["nodes"]["servvirt2"] = dict(cluster["nodes"]["servvirt2"], online=False)
+    lines = _report(cluster)
+    line = next(line for line in lines if line.startswith("servvirt2: "))
+    assert line.startswith("servvirt2: NOT IN THE CLUSTER (Ansible reaches it, the cluster does not count it online: "
+                           "docs/runbooks/node-not-rejoining.md), clock "), line
+    assert not any(line.startswith(("servdb: NOT", "servvirt1: NOT")) for line in lines), lines
+    # A node the cluster never heard of is outside it too.
+    del cluster["nodes"]["servdb"]
+    assert next(line for line in _report(cluster) if line.startswith("servdb: ")).startswith("servdb: NOT IN THE CLUSTER")
+    # Unreachable says more than this; a cluster that did not answer says nothing of its members.
+    hostvars = _hostvars()
+    hostvars["servvirt2"] = {"__status_chrony": {"unreachable": True, "msg": "No route to host"}}
+    assert "servvirt2: UNREACHABLE (No route to host)" in _report(cluster, hostvars=hostvars)
+    silent = _report({"available": False, "error": "crm_mon answered rc 102"})
+    assert not any("NOT IN THE CLUSTER" in line for line in silent), silent
