@@ -361,20 +361,32 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
     return lines
 
 
-def status_reader(hosts, hostvars, register="__status_chrony"):
+def status_reader(hosts, hostvars, register="__status_chrony", quorum=None):
     """The first of ``hosts`` that answered the task that registered
     ``register`` (Ansible reached it), for status.yml's run-once reads: a
-    dead first node must not hide what the others can say. The first host
-    when none answered (its read then fails as the others would)."""
+    dead first node must not hide what the others can say. With
+    ``quorum`` (the register of ``crm_node --quorum`` on every node), the
+    first reached node whose partition has quorum (it printed 1), else the
+    first whose pacemaker answered at all: a node outside the cluster
+    (its pacemaker stopped, or alone in a partition) must not hide the
+    cluster's view either. The first host when none answered (its read
+    then fails as the others would)."""
     if isinstance(hosts, (str, bytes)) or not isinstance(hosts, Sequence):
         raise AnsibleFilterError("status_reader expects a list of host names, got %r" % (hosts,))
     if not hosts:
         raise AnsibleFilterError("status_reader: no hosts to read from")
-    for host in hosts:
-        result = _result(hostvars, host, register)
-        if result and not result.get("unreachable"):
-            return host
-    return hosts[0]
+    reached = [host for host in hosts
+               if _result(hostvars, host, register) and not _result(hostvars, host, register).get("unreachable")]
+    if quorum:
+        answers = [(host, _result(hostvars, host, quorum)) for host in reached]
+        answered = [(host, str(result.get("stdout", "")).strip()) for host, result in answers
+                    if result.get("rc") == 0 and not result.get("unreachable")]
+        for host, said in answered:
+            if said == "1":
+                return host
+        if answered:
+            return answered[0][0]
+    return reached[0] if reached else hosts[0]
 
 
 class FilterModule:

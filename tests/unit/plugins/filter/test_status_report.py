@@ -340,3 +340,24 @@ def test_a_node_ansible_reaches_but_the_cluster_does_not_count_names_its_runbook
     assert "servvirt2: UNREACHABLE (No route to host)" in _report(cluster, hostvars=hostvars)
     silent = _report({"available": False, "error": "crm_mon answered rc 102"})
     assert not any("NOT IN THE CLUSTER" in line for line in silent), silent
+
+
+def test_the_cluster_is_read_where_a_partition_has_quorum():
+    """crm_node --quorum as status.yml registers it: 1 or 0, or a nonzero
+    exit where pacemaker does not run (only the exit status is read)."""
+    hostvars = _hostvars()
+    stopped = {"rc": 1, "stdout": "", "stderr": "crm_node: connection to the cluster failed"}
+    hostvars["servdb"]["__status_quorate"] = stopped
+    hostvars["servvirt1"]["__status_quorate"] = {"rc": 0, "stdout": "0\n"}  # alone, with another key
+    hostvars["servvirt2"]["__status_quorate"] = {"rc": 0, "stdout": "1\n"}
+    assert status_reader(NODES, hostvars, "__status_chrony", "__status_quorate") == "servvirt2"
+    # No partition has quorum: the first whose pacemaker answered.
+    hostvars["servvirt2"]["__status_quorate"] = {"rc": 0, "stdout": "0\n"}
+    assert status_reader(NODES, hostvars, "__status_chrony", "__status_quorate") == "servvirt1"
+    # No pacemaker answered: the first node reached, as without quorum.
+    hostvars["servvirt1"]["__status_quorate"] = hostvars["servvirt2"]["__status_quorate"] = stopped
+    assert status_reader(NODES, hostvars, "__status_chrony", "__status_quorate") == "servdb"
+    # An unreachable node's 1 (never seen: nothing is registered but the failure) is not taken.
+    hostvars["servdb"]["__status_chrony"] = {"unreachable": True, "msg": "No route to host"}
+    hostvars["servdb"]["__status_quorate"] = {"unreachable": True, "rc": 0, "stdout": "1"}
+    assert status_reader(NODES, hostvars, "__status_chrony", "__status_quorate") == "servvirt1"
