@@ -28,13 +28,12 @@ import time
 import pytest
 import yaml
 
-from test_status import _status
-
 from labkit import failover as fo
 from labkit import inventory
 from labkit import probes
 from labkit import storage
 from labkit import vms as lab_vms
+from labkit.status import status_lines as _status
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 
