@@ -375,17 +375,17 @@ def status_reader(hosts, hostvars, register="__status_chrony", quorum=None):
         raise AnsibleFilterError("status_reader expects a list of host names, got %r" % (hosts,))
     if not hosts:
         raise AnsibleFilterError("status_reader: no hosts to read from")
-    reached = [host for host in hosts
-               if _result(hostvars, host, register) and not _result(hostvars, host, register).get("unreachable")]
+
+    def reached_for(host, name):
+        """Ansible reached the host for the task that registered ``name``."""
+        result = _result(hostvars, host, name)
+        return bool(result) and not result.get("unreachable")
+
+    reached = [host for host in hosts if reached_for(host, register)]
     if quorum:
-        answers = [(host, _result(hostvars, host, quorum)) for host in reached]
-        answered = [(host, str(result.get("stdout", "")).strip()) for host, result in answers
-                    if result.get("rc") == 0 and not result.get("unreachable")]
-        for host, said in answered:
-            if said == "1":
-                return host
-        if answered:
-            return answered[0][0]
+        answered = [host for host in reached if reached_for(host, quorum) and _result(hostvars, host, quorum).get("rc") == 0]
+        quorate = [host for host in answered if str(_result(hostvars, host, quorum).get("stdout", "")).strip() == "1"]
+        reached = quorate + answered + reached
     return reached[0] if reached else hosts[0]
 
 
