@@ -60,15 +60,25 @@ def _present_names(vms):
             and vm.get("state", "present") != "absent"]
 
 
-def backup_plan(vms, requested=""):
+def backup_plan(vms, requested="", host=None, hypervisor_type="kvm"):
     """``vms``: havirt_vms; ``requested``: ``-e vm=A,B`` (a list or a comma
-    list; empty: every VM). Returns {'names': the VMs, 'wanted': those to
-    back up, 'unknown': those asked that are not VMs of the inventory}."""
+    list; empty: every VM); ``host``: backup_host (None: not checked);
+    ``hypervisor_type``: havirt_hypervisor_type. Returns {'names': the VMs,
+    'wanted': those to back up, 'unknown': those asked that are not VMs of
+    the inventory, 'refused': why backup.yml and restore.yml cannot run at
+    all (no backup host, Xen: backup_problems' rule), else ''}."""
     names = _present_names(vms)
     if isinstance(requested, str):
         requested = [part.strip() for part in requested.split(",")]
     asked = [str(name) for name in requested or [] if str(name)]
-    return {"names": names, "wanted": asked or names, "unknown": [n for n in asked if n not in names]}
+    refused = ""
+    if str(hypervisor_type or "kvm").lower() == "xen":
+        refused = backup_problems(host or "-", [], [], "", 1, hypervisor_type="xen")[0]
+    elif host is not None and not host:
+        refused = "backups are not configured: set backup_host (and backup_dir) in the inventory and run site.yml " \
+                  "--tags backup"
+    return {"names": names, "wanted": asked or names, "unknown": [n for n in asked if n not in names],
+            "refused": refused}
 
 
 def backup_send_commands(vms, scratch_dir, backup_id, rsh, destination):

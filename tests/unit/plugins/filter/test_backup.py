@@ -16,7 +16,7 @@ VMS = [{"name": "passata"}, {"name": "speedauth"}, {"name": "old", "state": "abs
 
 def test_every_vm_that_is_not_marked_absent_when_none_is_asked():
     assert f.backup_plan(VMS) == {"names": ["passata", "speedauth", "dns"], "wanted": ["passata", "speedauth", "dns"],
-                                  "unknown": []}
+                                  "unknown": [], "refused": ""}
 
 
 @pytest.mark.parametrize("asked, wanted, unknown", [
@@ -28,6 +28,19 @@ def test_every_vm_that_is_not_marked_absent_when_none_is_asked():
 def test_the_vms_asked_and_those_that_are_not_vms(asked, wanted, unknown):
     plan = f.backup_plan(VMS, asked)
     assert plan["wanted"] == wanted and plan["unknown"] == unknown
+
+
+@pytest.mark.parametrize("host, kind, refused", [
+    ("servdb", "kvm", ""),
+    (None, "kvm", ""),
+    ("", "kvm", "backups are not configured: set backup_host"),
+    ("servdb", "xen", "backups are libvirt's backup job (virDomainBackupBegin), which QEMU has and Xen's libxl"),
+    ("", "XEN", "backups are libvirt's backup job"),
+])
+def test_a_run_is_refused_without_a_backup_host_and_on_xen(host, kind, refused):
+    plan = f.backup_plan(VMS, "passata", host=host, hypervisor_type=kind)
+    assert plan["refused"].startswith(refused) and bool(plan["refused"]) == bool(refused), plan["refused"]
+    assert plan["wanted"] == ["passata"]
 
 
 def _result(vm, backup_id="20261204T080031Z", consistency="crash-consistent"):
