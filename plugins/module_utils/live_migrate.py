@@ -135,6 +135,39 @@ def driver_problems(driver, options):
     return problems
 
 
+# libvirt's OS types of Xen guests (the domain XML's <os><type>): PV guests
+# are "linux" (or "xen"), PVH "xenpvh", HVM "hvm".
+XEN_PV_OS_TYPES = ("linux", "xen")
+
+
+def xen_virt_caps(xl_info):
+    """The words of the ``virt_caps`` line of ``xl info`` (for example
+    {'pv', 'hvm', 'hap', 'gnttab-v1', 'gnttab-v2'}); None when the output
+    has no such line."""
+    for line in (xl_info or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "virt_caps":
+            return set(value.split())
+    return None
+
+
+def xen_guest_problems(vm, os_type, virt_caps):
+    """Why the Xen guest `vm` (its domain XML's OS type) cannot be
+    live-migrated by this Xen (``xen_virt_caps``), as sentences. A PV
+    guest's memory writes are tracked by shadow paging, which Debian 13's
+    Xen (4.20) is built without: libxl's save then fails at once ("Failed to
+    enable logdirty: 95", /var/log/libvirt/libxl/libxl-driver.log) and
+    libvirt's tunnelled migration waits forever for data that never comes
+    (Xen lab, 2026-12-05). Unknown capabilities (None) say nothing."""
+    if virt_caps is None or str(os_type or "").lower() not in XEN_PV_OS_TYPES or "shadow" in virt_caps:
+        return []
+    return ["%s is a PV guest and this Xen has no shadow paging (xl info: virt_caps %s), which a PV guest's live "
+            "migration needs to track its memory; Debian 13's Xen is built without it. Move it cold instead "
+            "(the cluster stops it and starts it there: crm_resource --resource vm-%s --move --node DESTINATION, "
+            "then crm_resource --resource vm-%s --clear) or run it as a PVH guest"
+            % (vm, " ".join(sorted(virt_caps)), vm, vm)]
+
+
 def flag_names(flags):
     """The names of the flags set, for the plan the module reports."""
     names = []
@@ -157,6 +190,7 @@ def domain_requirements(xml):
     cpu = root.find("./cpu")
     has_model = cpu is not None and cpu.find("model") is not None and (cpu.findtext("model") or "").strip()
     req = {
+        "os_type": os_type.text.strip() if os_type is not None and os_type.text else None,
         "virttype": root.get("type"),
         "arch": os_type.get("arch") if os_type is not None else None,
         "machine": os_type.get("machine") if os_type is not None else None,

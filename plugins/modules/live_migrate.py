@@ -27,6 +27,9 @@ description:
   - On Xen (libvirt's libxl driver) only a live, peer-to-peer migration, tunnelled or not, can be asked;
     O(tls), O(auto_converge), O(postcopy), O(compressed), O(bandwidth_mib), O(parallel_connections) and a
     nonzero O(max_downtime_ms) are QEMU's and are refused before anything changes, in check mode too.
+  - On Xen a PV guest is refused, before anything changes, when this Xen has no shadow paging (C(xl info) virt_caps
+    without C(shadow), as Debian 13's Xen), which a PV guest's live migration needs; libxl would fail at once and
+    libvirt's tunnelled migration would then never end.
   - Returns libvirt's completed-job statistics (total time, downtime, memory moved, iterations).
   - A VM already running on the destination and not here is V(changed=false).
 options:
@@ -213,6 +216,8 @@ from ansible_collections.havirt.cluster.plugins.module_utils.live_migrate import
     migration_params,
     option_problems,
     reservation_problems,
+    xen_guest_problems,
+    xen_virt_caps,
 )
 
 try:
@@ -378,6 +383,12 @@ def main():
         dom = conn.lookupByName(vm)
     req = domain_requirements(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE) if dom else "<domain/>")
     result["plan"]["disk_paths"] = req["paths"]
+    if dom is not None and str(here["hypervisor"]).upper() == "XEN" and module.get_bin_path("xl"):
+        rc, out, err = module.run_command([module.get_bin_path("xl"), "info"])
+        guest = xen_guest_problems(vm, req["os_type"], xen_virt_caps(out) if rc == 0 else None)
+        if guest:
+            module.fail_json(msg="not migrating %s: %s. Nothing was changed." % (vm, "; ".join(guest)),
+                             problems=guest, **result)
     there, dconn = describe_destination(params, req)
     if dom is None and vm in there.get("running", []):
         result.update(source=params["destination"], destination=params["destination"])

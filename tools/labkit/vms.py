@@ -56,6 +56,19 @@ def _domains(node: str, which: str) -> list[str]:
     raise AssertionError(f"virsh list on {node}: {out.stderr}")
 
 
+def xen_virt_caps(node: str) -> set[str] | None:
+    """Xen's capabilities on a hypervisor (xl info: virt_caps, such as
+    {'pv', 'hvm', 'hap'}); None where Xen does not run."""
+    host = inv.node(node)
+    if host.run("test -e /proc/xen/capabilities").rc:
+        return None
+    for line in host.check_output("xl info").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "virt_caps":
+            return set(value.split())
+    raise AssertionError(f"xl info on {node} has no virt_caps line")
+
+
 def running_on(vm: str, nodes: list[str] | None = None) -> list[str]:
     """The hypervisors (or those of `nodes`) where libvirt says `vm` is running."""
     return [h for h in (nodes or inv.group("hypervisors")) if vm in _domains(h, "--state-running")]

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from labkit.vms import file_vms, resource, running_on, vm_spec, vms, wait_for_http
+from labkit.vms import file_vms, resource, running_on, vm_spec, vms, wait_for_http, xen_virt_caps
 
 GUEST_WAIT = 420
 
@@ -43,6 +43,16 @@ def test_libvirt_on_each_hypervisor_reaches_xen_without_being_told(inv):
         host = inv.node(node)
         assert host.check_output("virsh uri").strip() == "xen:///system", node
         assert re.search(r"Running hypervisor: Xen \d", host.check_output("virsh version")), node
+
+
+def test_libvirtd_starts_after_xens_daemons(inv):
+    """libvirtd's own unit waits for xencommons.service, which Debian calls
+    xen.service: without the role's drop-in, a rebooted hypervisor's
+    libvirtd came up before xenstored and had no libxl driver for as long
+    as it ran."""
+    for host in _hypervisors(inv):
+        after = inv.node(host).check_output("systemctl show libvirtd.service -p After --value").split()
+        assert "xen.service" in after, (host, after)
 
 
 def test_xendomains_cannot_save_or_restore_guests_behind_the_cluster(inv):
@@ -84,6 +94,24 @@ def test_the_cluster_moves_them_through_libxl_tunnelled_in_tls(inv):
             params[name] = out.strip().splitlines()[-1]
         assert params == {"hypervisor": "xen:///system", "remoteuri": "xen+tls://%n/system",
                           "migrate_options": "--p2p --tunnelled"}, (vm, params)
+
+
+def test_pv_guests_move_cold_where_xen_has_no_shadow_paging(inv):
+    """The hypervisor role's local fact reads Xen's capabilities (xl info:
+    virt_caps), and a PV guest's resource allows live migration only where
+    every hypervisor's Xen has shadow paging: Debian 13's has none, and a
+    PV guest's live migration fails there at once (the xen_migration
+    README, Xen)."""
+    storage = inv.node(inv.group("storage")[0])
+    caps = {host: xen_virt_caps(host) for host in _hypervisors(inv)}
+    for host in _hypervisors(inv):
+        fact = inv.node(host).check_output("/etc/ansible/facts.d/havirt_xen.fact")
+        assert re.search(r'"virt_caps": \[[^]]*"pv"', fact) and ('"shadow"' in fact) == ("shadow" in caps[host]), fact
+    live = all("shadow" in c for c in caps.values())
+    print(f"Xen's virt_caps: {caps}")
+    for vm in (v["name"] for v in vms()):
+        out = storage.check_output("crm_resource --resource %s --meta --get-parameter allow-migrate", resource(vm))
+        assert out.strip().splitlines()[-1] == str(live).lower(), (vm, out)
 
 
 @pytest.mark.parametrize("vm", [v["name"] for v in vms()])

@@ -243,3 +243,35 @@ def test_qemu_takes_every_option():
     options = {"tls": True, "auto_converge": True, "postcopy": True, "compressed": True, "bandwidth_mib": 100,
                "max_downtime_ms": 20, "parallel_connections": 4}
     assert lm.driver_problems("QEMU", options) == []
+
+
+def test_virt_caps_of_debian_13s_xen_have_no_shadow_paging():
+    """xl info of a Xen lab hypervisor (Xen 4.20.5-pre, Debian 13, 2026-12-05)."""
+    caps = lm.xen_virt_caps((FIXTURES / "xl-info-xen-4.20-debian13-no-shadow.txt").read_text())
+    assert caps == {"pv", "hvm", "hap", "gnttab-v1", "gnttab-v2"}
+    assert lm.xen_virt_caps("host : servvirt1\nrelease : 6.12\n") is None
+    assert lm.xen_virt_caps("") is None
+
+
+def test_a_pv_guests_os_type_is_read_from_its_migratable_xml():
+    req = lm.domain_requirements((FIXTURES / "domain-masterauth-migratable-xen-pv-qcow2.xml").read_text())
+    assert req["os_type"] == "linux" and req["virttype"] == "xen"
+    assert req["paths"] == ["/cluster/vms/masterauth.qcow2"]
+    assert lm.domain_requirements("<domain/>")["os_type"] is None
+
+
+@pytest.mark.parametrize("os_type, caps, refused", [
+    ("linux", {"pv", "hvm", "hap"}, True),
+    ("xen", {"pv", "hvm", "hap"}, True),
+    ("linux", {"pv", "hvm", "hap", "shadow"}, False),
+    ("xenpvh", {"pv", "hvm", "hap"}, False),
+    ("hvm", {"pv", "hvm", "hap"}, False),
+    ("linux", None, False),
+])
+def test_a_pv_guest_is_refused_by_a_xen_without_shadow_paging(os_type, caps, refused):
+    problems = lm.xen_guest_problems("masterauth", os_type, caps)
+    assert bool(problems) == refused
+    if refused:
+        assert problems[0].startswith("masterauth is a PV guest and this Xen has no shadow paging "
+                                      "(xl info: virt_caps hap hvm pv)"), problems[0]
+        assert "crm_resource --resource vm-masterauth --move --node DESTINATION" in problems[0]
