@@ -45,14 +45,19 @@ def test_libvirt_on_each_hypervisor_reaches_xen_without_being_told(inv):
         assert re.search(r"Running hypervisor: Xen \d", host.check_output("virsh version")), node
 
 
-def test_libvirtd_starts_after_xens_daemons(inv):
+def test_libvirtd_starts_after_xens_daemons_and_with_its_tls_socket(inv):
     """libvirtd's own unit waits for xencommons.service, which Debian calls
     xen.service: without the role's drop-in, a rebooted hypervisor's
     libvirtd came up before xenstored and had no libxl driver for as long
-    as it ran."""
+    as it ran. And every start of libvirtd brings its TLS socket up (it
+    cannot start once libvirtd runs): the migrations' way in."""
     for host in _hypervisors(inv):
-        after = inv.node(host).check_output("systemctl show libvirtd.service -p After --value").split()
-        assert "xen.service" in after, (host, after)
+        node = inv.node(host)
+        after = node.check_output("systemctl show libvirtd.service -p After --value").split()
+        wants = node.check_output("systemctl show libvirtd.service -p Wants --value").split()
+        assert "xen.service" in after and "libvirtd-tls.socket" in after, (host, after)
+        assert "libvirtd-tls.socket" in wants, (host, wants)
+        assert node.check_output("systemctl is-active libvirtd-tls.socket").strip() == "active", host
 
 
 def test_xendomains_cannot_save_or_restore_guests_behind_the_cluster(inv):
