@@ -19,6 +19,13 @@ SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/
                "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib")
 
 
+# Why there are no backups on Xen: backup_problems (the role's settings)
+# and backup_plan (backup.yml, restore.yml) say it.
+XEN_REFUSAL = ("backups are libvirt's backup job (virDomainBackupBegin), which QEMU has and Xen's libxl driver has "
+               "not: on Xen hypervisors leave backup_host and backup_schedule empty and back the VMs up from inside "
+               "(roles/backup/README.md, Xen)")
+
+
 def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule="", hypervisor_type="kvm"):
     """What is wrong with where the backups go (the backup role's
     settings), as sentences; empty when backups are not configured
@@ -29,9 +36,7 @@ def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule="", 
     libvirt's backup job, which QEMU's driver has and libxl's has not."""
     problems = []
     if str(hypervisor_type or "kvm").lower() == "xen" and (host or schedule):
-        problems.append("backups are libvirt's backup job (virDomainBackupBegin), which QEMU has and Xen's libxl "
-                        "driver has not: on Xen hypervisors leave backup_host and backup_schedule empty and back "
-                        "the VMs up from inside (roles/backup/README.md, Xen)")
+        problems.append(XEN_REFUSAL)
         return problems
     schedule = "" if schedule is None else schedule
     if not isinstance(schedule, str) or any(ord(char) < 32 for char in schedule):
@@ -73,7 +78,7 @@ def backup_plan(vms, requested="", host=None, hypervisor_type="kvm"):
     asked = [str(name) for name in requested or [] if str(name)]
     refused = ""
     if str(hypervisor_type or "kvm").lower() == "xen":
-        refused = backup_problems(host or "-", [], [], "", 1, hypervisor_type="xen")[0]
+        refused = XEN_REFUSAL
     elif host is not None and not host:
         refused = "backups are not configured: set backup_host (and backup_dir) in the inventory and run site.yml " \
                   "--tags backup"

@@ -383,8 +383,9 @@ def main():
         dom = conn.lookupByName(vm)
     req = domain_requirements(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE) if dom else "<domain/>")
     result["plan"]["disk_paths"] = req["paths"]
-    if dom is not None and str(here["hypervisor"]).upper() == "XEN" and module.get_bin_path("xl"):
-        rc, out, err = module.run_command([module.get_bin_path("xl"), "info"])
+    xl = module.get_bin_path("xl") if dom is not None and str(here["hypervisor"]).upper() == "XEN" else None
+    if xl:
+        rc, out, err = module.run_command([xl, "info"])
         guest = xen_guest_problems(vm, req["os_type"], xen_virt_caps(out) if rc == 0 else None)
         if guest:
             module.fail_json(msg="not migrating %s: %s. Nothing was changed." % (vm, "; ".join(guest)),

@@ -9,6 +9,8 @@ import subprocess
 import time
 from typing import Callable
 
+from ansible_collections.havirt.cluster.plugins.module_utils import live_migrate
+
 from labkit import inventory as inv
 
 
@@ -62,11 +64,10 @@ def xen_virt_caps(node: str) -> set[str] | None:
     host = inv.node(node)
     if host.run("test -e /proc/xen/capabilities").rc:
         return None
-    for line in host.check_output("xl info").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "virt_caps":
-            return set(value.split())
-    raise AssertionError(f"xl info on {node} has no virt_caps line")
+    caps = live_migrate.xen_virt_caps(host.check_output("xl info"))
+    if caps is None:
+        raise AssertionError(f"xl info on {node} has no virt_caps line")
+    return caps
 
 
 def running_on(vm: str, nodes: list[str] | None = None) -> list[str]:
