@@ -49,11 +49,11 @@ _value:
   sample:
     - "passata: Connected Primary/Secondary UpToDate/UpToDate"
     - "scratch: SyncSource Secondary/Secondary UpToDate/Inconsistent (41.2% synced)"
-    - "scratch: StandAlone Primary/Unknown UpToDate/DUnknown, SPLIT BRAIN recorded: not replicating, recover by hand"
+    - "scratch: StandAlone Primary/Unknown UpToDate/DUnknown, SPLIT BRAIN recorded: not replicating, recover by hand (docs/runbooks/drbd-split-brain.md)"
 """
 
 
-SPLIT_BRAIN = ", SPLIT BRAIN recorded: %s (the drbd role's README, After a split brain)"
+SPLIT_BRAIN = ", SPLIT BRAIN recorded: %s (docs/runbooks/drbd-split-brain.md)"
 
 
 def _split_brain_note(status):

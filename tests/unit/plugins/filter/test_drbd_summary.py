@@ -32,7 +32,7 @@ def test_a_recorded_split_brain_is_said_with_what_to_do():
     line = drbd_summary(standalone, RESOURCES, split_brain=["r0"])[0]
     assert line.startswith("r0: StandAlone ")
     assert line.endswith(", SPLIT BRAIN recorded: not replicating, recover by hand "
-                         "(the drbd role's README, After a split brain)")
+                         "(docs/runbooks/drbd-split-brain.md)")
     connected = (FIXTURES / "proc_drbd_wfconnection_inconsistent.txt").read_text()
     assert "connected again; remove the record once checked" in drbd_summary(connected, RESOURCES, ["r0"])[0]
     assert "SPLIT BRAIN" not in drbd_summary(standalone, RESOURCES)[0]

@@ -193,8 +193,8 @@ def test_drbd_resources_are_read_from_proc_drbd():
     lines = _report(hostvars=hostvars, drbd_resources=[{"name": "passata", "minor": 1}])
     line = next(line for line in lines if line.startswith("servvirt1: "))
     assert ", DRBD: passata: Connected Primary/Secondary UpToDate/UpToDate, SPLIT" in line
-    assert line.endswith(", SPLIT BRAIN recorded: connected again; remove the record once checked (the drbd role's "
-                         "README, After a split brain)")
+    assert line.endswith(", SPLIT BRAIN recorded: connected again; remove the record once checked "
+                         "(docs/runbooks/drbd-split-brain.md)")
     hostvars["servvirt2"]["__status_drbd"] = {"content": "not base64!"}
     with pytest.raises(AnsibleFilterError, match="servvirt2's /proc/drbd is not base64"):
         _report(hostvars=hostvars, drbd_resources=[{"name": "passata", "minor": 1}])
