@@ -63,6 +63,18 @@ def wait_in_sync(name: str, timeout: float = 600) -> float:
         time.sleep(3)
 
 
+def wait_standalone(name: str, timeout: float = 60) -> None:
+    """Wait until both hypervisors show the resource StandAlone (a split
+    brain DRBD would not resolve: each side keeps its data)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {node: status(node, name) for node in inv.group("hypervisors")}
+        if all(s.get("cstate") == "StandAlone" for s in states.values()):
+            return
+        assert time.monotonic() < deadline, f"{name} not StandAlone on both after {timeout} s: {states}"
+        time.sleep(2)
+
+
 def primaries(name: str, nodes: list[str] | None = None) -> list[str]:
     return [node for node in (nodes or inv.group("hypervisors")) if status(node, name).get("role") == "Primary"]
 

@@ -122,10 +122,7 @@ def test_a_split_brain_discards_nothing_and_is_reported(inv):
         # The first stays Primary: after-sb-1pri decides.
         for host in (a, b):
             host.run("drbdadm connect %s", SCRATCH)
-        deadline = time.monotonic() + 60
-        while not all(drbd.status(n, SCRATCH).get("cstate") == "StandAlone" for n in (first, second)):
-            assert time.monotonic() < deadline, {n: drbd.status(n, SCRATCH) for n in (first, second)}
-            time.sleep(2)
+        drbd.wait_standalone(SCRATCH, timeout=60)
         # Nothing discarded: each side still holds what it wrote.
         assert _token_at_start(a, device) == tokens[first]
         b.check_output("drbdadm primary --force %s", SCRATCH)

@@ -113,10 +113,7 @@ def test_a_split_brain_on_a_vms_disk_is_resolved_by_its_runbook(inv, mended):
     assert _guest(inv, f"?{mine}") == f"wrote {mine}"
     for host in (a, b):
         host.run("drbdadm connect %s", VM)
-    deadline = time.monotonic() + 120
-    while not all(drbd.status(n, VM).get("cstate") == "StandAlone" for n in (SURVIVOR, VICTIM)):
-        assert time.monotonic() < deadline, {n: drbd.status(n, VM) for n in (SURVIVOR, VICTIM)}
-        time.sleep(2)
+    drbd.wait_standalone(VM, timeout=120)
     storage.check_output("crm_resource --resource %s --meta --delete-parameter maintenance", CLONE)
     for host in (a, b):
         assert host.file(f"{record_dir}/{VM}").exists, host
