@@ -10,7 +10,8 @@
 #   make molecule-day2   the day-two container lab only: upgrade.yml across the cluster (part of test-extended)
 #   make vmlab-image   build (or find cached) the VM lab's disk image only
 #   make xenlab-test   the Xen lab's scenario: the VM lab's nodes with Xen hypervisors, VMs on OCFS2 (part of test-extended)
-#   make xenlab-up     bring the Xen lab up (xenlab-down: tear it down); then ansible-playbook -i inventories/vmlab -i inventories/xenlab site.yml
+#   make xenlab-bookworm-test   the Xen lab on Debian 12 with Xen 4.17.5 (shadow paging): PV guests live-migrated (part of test-extended)
+#   make xenlab-up     bring the Xen lab up (xenlab-down: tear it down; XENLAB_SUITE=bookworm for Debian 12); then ansible-playbook -i inventories/vmlab -i inventories/xenlab site.yml
 #   make bench-migration   live migration measured against plain virsh (RUNS=10)
 #   make bench-failover    hard crash of a hypervisor: VM MTTR, detection, fencing (FAILOVER_RUNS=5)
 #   make bench-drbd        DRBD protocol C against the same disk without it, and resync time (VM lab, DRBD_RUNS=3)
@@ -25,7 +26,7 @@ export ANSIBLE_NOCOLOR ?= 1
 export PY_COLORS ?= 0
 
 .PHONY: help deps venv lab-up lab-down lab-clean converge show demo lint sanity unit molecule molecule-bookworm molecule-mixed molecule-day2 controller-check controller-converge test clean \
-	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test xenlab-up xenlab-down xenlab-test test-extended test-bookworm bench-migration bench-failover bench-drbd
+	vmlab-image vmlab-up vmlab-down vmlab-clean vmlab-test xenlab-up xenlab-down xenlab-test xenlab-bookworm-test test-extended test-bookworm bench-migration bench-failover bench-drbd
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -147,6 +148,7 @@ test-extended: venv
 	$(MAKE) --no-print-directory vmlab-test
 	$(MAKE) --no-print-directory test-bookworm
 	$(MAKE) --no-print-directory xenlab-test
+	$(MAKE) --no-print-directory xenlab-bookworm-test
 
 # The VM lab's scenario on Debian 12 (bookworm) nodes: the same tests on
 # the older release's kernel (6.1), pacemaker 2.1, QEMU 7.2 and libvirt 9.0.
@@ -198,14 +200,20 @@ vmlab-test: venv
 # The Xen lab: the VM lab's nodes (same addresses, same .vmlab state: one of
 # the two labs at a time) with inventories/xenlab over inventories/vmlab.
 XENLAB_INVENTORY := -i inventories/vmlab -i inventories/xenlab
+XENLAB_SUITE ?= trixie
 xenlab-up: venv
-	$(ACTIVATE) ansible-playbook $(XENLAB_INVENTORY) tools/vmlab/up.yml
+	$(ACTIVATE) ansible-playbook $(XENLAB_INVENTORY) tools/vmlab/up.yml -e havirt_vmlab_suite=$(XENLAB_SUITE)
 
 xenlab-down: venv
-	$(ACTIVATE) ansible-playbook $(XENLAB_INVENTORY) tools/vmlab/down.yml
+	$(ACTIVATE) ansible-playbook $(XENLAB_INVENTORY) tools/vmlab/down.yml -e havirt_vmlab_suite=$(XENLAB_SUITE)
 
 xenlab-test: venv
 	$(call scenario,xenlab,Xen lab)
+
+# The Xen lab on Debian 12, Xen pinned to 4.17.5 (inventories/xenlab):
+# the Xen whose shadow paging lets PV guests move live.
+xenlab-bookworm-test: venv
+	$(call scenario,xenlab-bookworm,Xen lab on Debian 12)
 
 clean:
 	rm -rf $(CACHE) .ansible .pytest_cache
