@@ -186,6 +186,11 @@ def vm_move_report(plan, result=None):
         parts.append("left on %s: %s" % (plan["source"], plan["left"]))
     elif changed and "stats" not in result:
         parts.append("would move %s -> %s (check mode: nothing moved)" % (plan["source"], plan["destination"]))
+    elif changed and stats.get("total_ms") is None and stats.get("wall_ms") is not None:
+        # libvirt's libxl driver (Xen) keeps no statistics of a finished
+        # migration job: the module's own clock is all there is.
+        parts.append("%s -> %s, total %s ms (the module's clock: the hypervisor's driver reports no downtime or "
+                     "memory figures)" % (plan["source"], plan["destination"], stats["wall_ms"]))
     elif changed:
         parts.append("%s -> %s, total %s ms, downtime %s ms, %.1f MiB moved"
                      % (plan["source"], plan["destination"], stats.get("total_ms", "?"), stats.get("downtime_ms", "?"),

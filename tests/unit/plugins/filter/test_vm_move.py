@@ -175,6 +175,14 @@ def test_the_report_of_a_move():
                       "left": "", "summary": "passata: servvirt1 -> servvirt2, total 2210 ms, downtime 186 ms, 64.2 MiB moved"}
 
 
+def test_the_report_of_a_move_whose_driver_keeps_no_statistics():
+    """libxl (Xen lab, Debian 12): every job statistic None, the module's own clock."""
+    stats = {"total_ms": None, "downtime_ms": None, "memory_transferred_bytes": None, "wall_ms": 48211}
+    report = vm_move_report(_plan(), {"changed": True, "stats": stats})
+    assert report["summary"] == ("passata: servvirt1 -> servvirt2, total 48211 ms (the module's clock: the "
+                                 "hypervisor's driver reports no downtime or memory figures)")
+
+
 def test_the_report_of_a_settled_interrupted_move_and_no_move():
     plan = dict(_plan(to="servvirt1"), interrupted={"from": "servvirt1", "to": "servvirt2"})
     report = vm_move_report(plan, {"skipped": True, "changed": False})
