@@ -133,8 +133,8 @@ def test_each_vms_console_is_kept_in_a_file_where_it_runs(inv, vm):
     log = host.file(f"{log_dir}/guest-{vm}.log")
     assert log.exists, f"{vm}: no console log in {log_dir}"
     # What the guest printed on its console (hvc0): the line its init
-    # prints once up. (Its kernel's boot lines were there too on Xen 4.20;
-    # on the Debian 12 lab's Xen 4.17 the log held only that line: why was
-    # not looked into.)
+    # prints once up. (On the Debian 12 lab's Xen 4.17 the log held only
+    # that line, none of its kernel's boot: why was not looked into. This
+    # test had not run on Xen 4.20 before.)
     text = log.content_string
     assert f"guest {vm} up: " in text, f"{vm}: its console is not in {log_dir}/guest-{vm}.log: {text[-500:]}"
