@@ -92,11 +92,19 @@ def postmortem(vm: str) -> str:
     """What the hypervisors know of a guest that does not answer: libvirt's
     state and reason, and the end of its console log (vms role: the serial
     console is also kept in a file), so that a failure in CI says whether
-    the guest panicked, never started or lost its network."""
+    the guest panicked, never started or lost its network. A hypervisor
+    ssh cannot reach is said to be so, and the cluster's own account
+    follows: its fencing history and what corosync and pacemaker logged of
+    lost nodes and fencing in the last 15 minutes on each node reached (a
+    node fenced again after it rejoined left only that behind)."""
     lines = []
     for node in inv.group("hypervisors"):
         host = inv.node(node)
-        state = host.run("virsh domstate --reason %s", vm)
+        try:
+            state = host.run("virsh domstate --reason %s", vm)
+        except RuntimeError as unreachable:
+            lines.append(f"--- {node}: unreachable: {unreachable.args[0].stderr.strip()}")
+            continue
         lines.append(f"--- {node}: " + (state.stdout.strip() if state.rc == 0 else "not defined here"))
         if state.rc == 0 and not state.stdout.startswith("shut off"):
             bridge = inv.role_var(node, "vms", "vms_bridge")
@@ -104,6 +112,29 @@ def postmortem(vm: str) -> str:
         console = host.run("tail -n 25 /var/log/libvirt/qemu/%s-console.log", vm)
         if console.rc == 0 and console.stdout.strip():
             lines.append(f"console log (last 25 lines):\n{console.stdout.rstrip()}")
+    return "\n".join(lines + [cluster_account()])
+
+
+def cluster_account() -> str:
+    """The fencing history as the storage node knows it, and each reachable
+    node's journal lines of the last 15 minutes about lost nodes and
+    fencing (the DC's scheduler says why a node "will be fenced")."""
+    storage = inv.group("storage")[0]
+    lines = []
+    try:
+        history = inv.node(storage).run("stonith_admin --history '*' --verbose")
+        lines.append(f"--- fencing history ({storage}):\n{(history.stdout + history.stderr).strip()}")
+    except RuntimeError:
+        lines.append(f"--- fencing history: {storage} unreachable")
+    for node in inv.group("cluster"):
+        try:
+            said = inv.node(node).run(
+                "journalctl --since -15min --no-pager -o short-precise -u corosync -u pacemaker "
+                "--grep 'fenc|lost|Token has not been received|membership|will be'")
+        except RuntimeError:
+            continue
+        tail = said.stdout.strip().splitlines()[-40:]
+        lines.append(f"--- {node}'s journal (lost nodes, fencing; last {len(tail)} lines):\n" + "\n".join(tail))
     return "\n".join(lines)
 
 
