@@ -130,7 +130,7 @@ def cluster_account() -> str:
         try:
             said = inv.node(node).run(
                 "journalctl --since -15min --no-pager -o short-precise -u corosync -u pacemaker "
-                "--grep 'fenc|lost|Token has not been received|membership|will be'")
+                "--grep 'fenc|lost|Token has not been received|membership|will be|link: host: .* is down'")
         except RuntimeError:
             continue
         tail = said.stdout.strip().splitlines()[-40:]
