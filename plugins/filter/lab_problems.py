@@ -50,7 +50,7 @@ options:
     default: [pacemaker_corosync_authkey, havirt_iscsi_chap_password, havirt_iscsi_mutual_chap_password,
               iscsi_target_chap_password, iscsi_target_mutual_chap_password, iscsi_initiator_chap_password,
               iscsi_initiator_mutual_chap_password, vms_iscsi_chap_password, havirt_pki_ca_passphrase,
-              xen_migration_ca_passphrase, drbd_shared_secret]
+              xen_migration_ca_passphrase, drbd_shared_secret, pacemaker_alert_mail_password]
   secret_prefixes:
     description: How the labs' secrets start.
     type: list
@@ -101,6 +101,7 @@ SECRET_VARIABLES = (
     "havirt_pki_ca_passphrase",
     "xen_migration_ca_passphrase",
     "drbd_shared_secret",
+    "pacemaker_alert_mail_password",
 )
 SECRET_PREFIXES = ("lab-only-", "vmlab-only-")
 LAB_FENCE_AGENTS = ("fence_podman", "fence_qmp")

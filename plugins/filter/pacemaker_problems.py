@@ -24,9 +24,11 @@ description:
     cannot tell a dead peer from a cut link); every node's ring address an IP address; corosync's key a text of at
     least 128 characters; each fence device with a unique name, an agent named C(fence_*) and targets that are
     nodes of the cluster; a fence device at all unless O(allow_no_fencing); every node the target of a device;
-    each alert recipient a mail address or an http(s) URL."
-  - Returns every problem, one sentence each; an empty list means none. The key and the devices'
-    C(secret_options) are never in a message, so the task needs no C(no_log) (which would hide the message).
+    each alert recipient a mail address or an http(s) URL; the mail relay's user and password together, the
+    password never sent without STARTTLS to anything but the node itself, its CA file PEM certificates."
+  - Returns every problem, one sentence each; an empty list means none. The key, the devices'
+    C(secret_options) and the relay's password are never in a message, so the task needs no C(no_log) (which would
+    hide the message).
 options:
   _input:
     description: The cluster's nodes (inventory names).
@@ -68,6 +70,11 @@ options:
     type: list
     elements: str
     default: []
+  alert_relay:
+    description:
+      - "The mail relay: C(relay) (pacemaker_alert_mail_relay), C(starttls), C(user), C(password) and C(ca_file) (a
+        PEM file on the controller, read here)."
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -151,8 +158,43 @@ def _alert_problems(mail_to, webhooks):
     return problems
 
 
+def _relay_problems(relay):
+    """The relay's login and CA (pacemaker_alert_mail_user, _password,
+    _starttls, _ca_file, _relay): a user and a password together, never
+    sent in clear to anything but the node itself, and a CA file that is
+    PEM certificates. The password is never quoted."""
+    relay = relay or {}
+    problems = []
+    user, password = relay.get("user") or "", relay.get("password") or ""
+    if bool(user) != bool(password):
+        problems.append("pacemaker_alert_mail_user and pacemaker_alert_mail_password go together: set both (the "
+                        "password in ansible-vault) or neither.")
+    host = str(relay.get("relay") or "localhost")
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if password and not relay.get("starttls") and not loopback:
+        problems.append("pacemaker_alert_mail_password would cross the network in clear to %s: set "
+                        "pacemaker_alert_mail_starttls: true (the relay's certificate is then checked against the "
+                        "nodes' CAs or pacemaker_alert_mail_ca_file)." % host)
+    ca_file = relay.get("ca_file") or ""
+    if ca_file:
+        try:
+            with open(ca_file) as pem:
+                is_pem = "-----BEGIN CERTIFICATE-----" in pem.read()
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append("pacemaker_alert_mail_ca_file %s cannot be read on the controller: %s."
+                            % (ca_file, getattr(error, "strerror", None) or error))
+        else:
+            if not is_pem:
+                problems.append("pacemaker_alert_mail_ca_file %s holds no PEM certificate (-----BEGIN "
+                                "CERTIFICATE-----)." % ca_file)
+        if not relay.get("starttls"):
+            problems.append("pacemaker_alert_mail_ca_file is used only with pacemaker_alert_mail_starttls: true.")
+    return problems
+
+
 def pacemaker_problems(nodes, hostvars, group="cluster", address_variable="havirt_cluster_address",
-                       authkey=None, fence_devices=(), allow_no_fencing=False, alert_mail_to=(), alert_webhooks=()):
+                       authkey=None, fence_devices=(), allow_no_fencing=False, alert_mail_to=(), alert_webhooks=(),
+                       alert_relay=None):
     """Every problem of the pacemaker role's inventory, one sentence each; empty when none."""
     if not isinstance(nodes, (list, tuple)):
         raise AnsibleFilterError("pacemaker_problems: the nodes must be a list, got %r" % (nodes,))
@@ -191,6 +233,7 @@ def pacemaker_problems(nodes, hostvars, group="cluster", address_variable="havir
             "resources would stay blocked until someone confirms it is off). Add it to a device's targets."
             % ", ".join(orphans))
     problems += _alert_problems(alert_mail_to, alert_webhooks)
+    problems += _relay_problems(alert_relay)
     return problems
 
 

@@ -22,6 +22,7 @@ VAULT = {
     "vault_ipmi_password_servdb": "ipmi-stand-in",
     "vault_ipmi_password_servvirt1": "ipmi-stand-in",
     "vault_ipmi_password_servvirt2": "ipmi-stand-in",
+    "vault_alert_mail_password": "relay-stand-in",
 }
 
 

@@ -78,6 +78,7 @@ def test_the_container_lab_without_havirt_lab_is_refused():
         f"havirt_iscsi_chap_password: its value starts with 'lab-only-', a lab's published secret {ALL}",
         f"havirt_pki_ca_passphrase: its value starts with 'lab-only-', a lab's published secret {ALL}",
         f"drbd_shared_secret: its value starts with 'lab-only-', a lab's published secret {ALL}",
+        f"pacemaker_alert_mail_password: its value starts with 'lab-only-', a lab's published secret {ALL}",
         "havirt_lab_without_kernel_modules is true: a role goes on where the kernel cannot load its module (only a "
         f"container lab's nodes, which share their host's kernel, need that) {ALL}",
     ]

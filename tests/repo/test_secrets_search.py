@@ -159,7 +159,8 @@ def test_results_without_arguments_or_not_of_the_converge_are_refused(tmp_path, 
 def test_every_no_log_option_of_the_roles_is_known():
     options = secrets.no_log_options(ROOT / "roles")
     assert options["drbd"] == {("drbd_shared_secret",)}
-    assert options["pacemaker"] == {("pacemaker_corosync_authkey",), ("pacemaker_fence_devices", "secret_options")}
+    assert options["pacemaker"] == {("pacemaker_corosync_authkey",), ("pacemaker_fence_devices", "secret_options"),
+                                    ("pacemaker_alert_mail_password",)}
     assert options["iscsi_target"] == {("iscsi_target_chap_password",), ("iscsi_target_mutual_chap_password",)}
     assert options["iscsi_initiator"] == {("iscsi_initiator_chap_password",), ("iscsi_initiator_mutual_chap_password",)}
     assert options["vms"] == {("vms_iscsi_chap_password",)}
@@ -202,6 +203,8 @@ def test_the_lab_inventories_secrets_are_resolved(name):
         raw.update(yaml.safe_load(path.read_text()) or {})
     expected = {str(raw[var]) for var in ("havirt_iscsi_chap_password", "drbd_shared_secret",
                                           "pacemaker_corosync_authkey", "havirt_pki_ca_passphrase")}
+    if name == "lab":  # the container lab's mail relay wants a login
+        expected.add(str(raw["pacemaker_alert_mail_password"]))
     # The VM lab's fence gate token exists once `make vmlab-up` made it
     # (the fence device's secret_options.password reads it): a secret too.
     token = ROOT / ".vmlab" / "fence" / "token"

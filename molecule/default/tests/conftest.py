@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -48,17 +50,25 @@ END = "==havirt-mail-end=="
 
 @pytest.fixture()
 def mail_sink(inv):
-    """An SMTP server on the storage node, where the lab's inventory sends
-    the cluster's alerts (pacemaker_alert_mail_relay, _port), its mailbox
-    emptied; the messages it received, parsed, from the callable."""
+    """The lab's mail relay on the storage node (tools/lab/files/mail_sink.py,
+    put there by tools/lab/up.yml), where the lab's inventory sends the
+    cluster's alerts (pacemaker_alert_mail_relay, _port): it wants STARTTLS
+    with its certificate (the lab mail CA's, which the nodes trust) and the
+    login the inventory gives the nodes (pacemaker_alert_mail_user,
+    _password), its mailbox emptied; the messages it received, parsed,
+    from the callable."""
     node = inv.node(fo.witness())
     hv = inv.hostvars(fo.witness())
     probes.ensure([fo.witness()], probes.MAIL)
     node.run("systemctl stop havirt-mail-sink; systemctl reset-failed havirt-mail-sink")
     node.check_output(f"rm -rf {MAIL_DIR} && mkdir -p {MAIL_DIR}/tmp {MAIL_DIR}/new {MAIL_DIR}/cur")  # a Maildir
+    login = json.dumps({"user": hv["pacemaker_alert_mail_user"], "password": hv["pacemaker_alert_mail_password"]})
+    node.check_output(f"umask 077 && printf '%s' {shlex.quote(login)} > {MAIL_DIR}.login")
     # On every address: the relay the inventory names is this node's cluster address.
-    node.check_output(f"systemd-run --unit havirt-mail-sink aiosmtpd -n -l 0.0.0.0:{hv['pacemaker_alert_mail_port']} "
-                      f"-c aiosmtpd.handlers.Mailbox {MAIL_DIR}")
+    relay, port = "/usr/local/lib/havirt-lab", hv["pacemaker_alert_mail_port"]
+    node.check_output(f"systemd-run --unit havirt-mail-sink {relay}/mail_sink.py --listen 0.0.0.0:{port} "
+                      f"--cert {relay}/relay.crt --key {relay}/relay.key --login {MAIL_DIR}.login {MAIL_DIR}")
+    node.check_output(f"timeout 20 bash -c 'until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.2; done'")
 
     def received() -> list:
         out = node.run(f"cd {MAIL_DIR} && for f in new/* cur/*; do [ -f \"$f\" ] && cat \"$f\" && echo {END}; done").stdout

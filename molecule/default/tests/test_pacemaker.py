@@ -8,6 +8,7 @@ rejoins by itself. The crash runs last in this file."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import textwrap
 import xml.etree.ElementTree as ET
@@ -88,6 +89,25 @@ def test_properties_and_fence_device_are_the_inventory_ones(inv):
 
 
 @pytest.mark.usefixtures("probe_tools")
+def test_the_mail_relays_login_is_hacluster_s_alone_and_not_in_the_cib(inv, node_name):
+    """The relay's password is in a file only the alert agent's user reads;
+    the CIB (readable by the haclient group, copied to every node) names
+    the file, never the password. That the agent logs in with it and
+    checks the relay's certificate, the mails of test_failover,
+    test_backup and test_runbooks show (the lab's relay refuses a mail
+    without both)."""
+    node = inv.node(node_name)
+    login = node.file("/etc/havirt/alert-mail-login.json")
+    assert (login.user, login.group, login.mode) == ("hacluster", "haclient", 0o600)
+    user = _pacemaker(inv, "pacemaker_alert_mail_user")
+    password = _pacemaker(inv, "pacemaker_alert_mail_password")
+    assert json.loads(login.content_string) == {"user": user, "password": password}
+    alerts = node.check_output("cibadmin --query --scope alerts")
+    assert 'name="relay_login_file" value="/etc/havirt/alert-mail-login.json"' in alerts, alerts
+    assert 'name="relay_starttls" value="true"' in alerts, alerts
+    assert password not in node.check_output("cibadmin --query")
+
+
 def test_a_rerun_restores_what_the_role_owns_and_keeps_the_rest(inv, tmp_path):
     """An administrator's own resource and constraint survive the role, and a
     value of the role's own that drifted is set back (only that changes). A

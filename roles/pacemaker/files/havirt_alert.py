@@ -7,7 +7,9 @@ Pacemaker runs it, as hacluster, once per recipient of an <alert> in the
 CIB, with the event in CRM_alert_* variables and the alert's instance
 attributes (mode, relay_host, ...) in the environment. It sends one mail
 (mode mail: to the recipient, through the relay) or one JSON POST (mode
-webhook: to the recipient URL) for the events an operator must hear of:
+webhook: to the recipient URL) for the events an operator must hear of
+(send_mail: STARTTLS checks the relay's certificate and name; a login
+comes from the file the role writes, 0600 hacluster, never the CIB):
 
 - fencing: a node was fenced, or fencing it failed;
 - node: a node left the cluster or came back, with whether this node's
@@ -36,6 +38,7 @@ import os
 import re
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -227,6 +230,36 @@ def notify(argv):
     return 1 if failed else 0
 
 
+def relay_login(text):
+    """(user, password) from the role's login file (JSON: {"user": ...,
+    "password": ...}); ValueError for anything else."""
+    login = json.loads(text)
+    if not isinstance(login, dict) or not login.get("user") or not isinstance(login.get("password"), str):
+        raise ValueError("the relay login file holds no user and password")
+    return login["user"], login["password"]
+
+
+def send_mail(env, message):
+    """Hand ``message`` to the relay: STARTTLS when relay_starttls is
+    true, the relay's certificate checked against relay_ca_file (the role's
+    copy of pacemaker_alert_mail_ca_file) or else the system's CAs, and its
+    name (relay_host) against the certificate; then the login of
+    relay_login_file when one is set (the role refuses a login without
+    STARTTLS to anything but this node itself)."""
+    host = _env(env, "relay_host", "localhost")
+    login_file = _env(env, "relay_login_file")
+    login = None
+    if login_file:
+        with open(login_file) as secret:
+            login = relay_login(secret.read())
+    with smtplib.SMTP(host, int(_env(env, "relay_port", "25")), timeout=float(_env(env, "send_timeout", "20"))) as smtp:
+        if _env(env, "relay_starttls", "false") == "true":
+            smtp.starttls(context=ssl.create_default_context(cafile=_env(env, "relay_ca_file") or None))
+        if login is not None:
+            smtp.login(*login)
+        smtp.send_message(message)
+
+
 def _run(argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False).stdout
@@ -269,11 +302,7 @@ def main(env=None):
             with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (the inventory's URL)
                 answer.read()
         else:
-            with smtplib.SMTP(_env(env, "relay_host", "localhost"), int(_env(env, "relay_port", "25")),
-                              timeout=timeout) as smtp:
-                if _env(env, "relay_starttls", "false") == "true":
-                    smtp.starttls()
-                smtp.send_message(mail(env, found, recipient))
+            send_mail(env, mail(env, found, recipient))
     except (OSError, ValueError, smtplib.SMTPException) as exc:
         print("havirt_alert: could not send %r to %s: %s" % (found["subject"], recipient, exc), file=sys.stderr)
         return 1

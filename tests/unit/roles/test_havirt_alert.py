@@ -11,6 +11,7 @@ import email.policy
 import http.server
 import json
 import pathlib
+import socket
 import socketserver
 import threading
 
@@ -235,3 +236,134 @@ def test_a_subject_over_78_characters_arrives_without_a_leading_space(smtp_sink)
 
 def test_notify_without_its_arguments_says_how():
     assert agent.notify(["backup"]) == 2
+
+
+def _tls_relay_pki(directory: pathlib.Path):
+    """A CA and the relay's certificate for 127.0.0.1 (its name for the
+    agent), signed by it; also an unrelated CA. Paths of the PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(name, key, issuer_name, issuer_key, ca, san=None):
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+                critical=True)
+            builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        else:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+            builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                                            critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    paths = {}
+    ca_key, other_key, relay_key = (ec.generate_private_key(ec.SECP256R1()) for name in ("ca", "other", "relay"))
+    for name, cert in (("ca", certificate("test relay CA", ca_key, "test relay CA", ca_key, True)),
+                       ("other_ca", certificate("another CA", other_key, "another CA", other_key, True)),
+                       ("relay", certificate("relay", relay_key, "test relay CA", ca_key, False,
+                                             [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]))):
+        paths[name] = directory / f"{name}.pem"
+        paths[name].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["relay_key"] = directory / "relay.key"
+    paths["relay_key"].write_bytes(relay_key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.fixture()
+def tls_relay(tmp_path):
+    """A real SMTP server (aiosmtpd) on loopback that wants STARTTLS with
+    its certificate (signed by a test CA) and a login (relay@example.org /
+    right-password) before it takes a mail: (port, pki paths, messages
+    received as (login, text))."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    pki = _tls_relay_pki(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki["relay"], pki["relay_key"])
+    received = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        right = (auth_data.login, auth_data.password) == (b"relay@example.org", b"right-password")
+        return AuthResult(success=right, handled=False, auth_data=auth_data if right else None)
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append((session.login_data, envelope.content.decode()))
+            return "250 kept"
+
+    with socket.socket() as probe:  # a free port: the controller's readiness check connects to the one it is given
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            authenticator=authenticate, auth_require_tls=True, auth_required=True)
+    controller.start()
+    try:
+        yield port, pki, received
+    finally:
+        controller.stop()
+
+
+def _relay_env(port, pki, tmp_path, password="right-password", ca="ca"):
+    login = tmp_path / "login.json"
+    login.write_text(json.dumps({"user": "relay@example.org", "password": password}))
+    env = _env(kind="resource", node="servvirt2", rsc="vm-passata", task="start", rc="1", target_rc="0", status="0",
+               desc="error", interval="0", recipient="ops@example.org")
+    env.update(mode="mail", relay_host="127.0.0.1", relay_port=str(port), relay_starttls="true",
+               relay_login_file=str(login), relay_ca_file=str(pki[ca]) if ca else "", startup_quiet_s="0",
+               send_timeout="10")
+    return env
+
+
+def test_a_relay_that_wants_starttls_and_a_login_gets_the_mail(tls_relay, tmp_path):
+    port, pki, received = tls_relay
+    assert agent.main(_relay_env(port, pki, tmp_path)) == 0
+    assert [login for login, text in received] == [b"relay@example.org"]
+    message = email.message_from_string(received[0][1], policy=email.policy.default)
+    assert message["Subject"] == "CRITICAL [havirt] vm passata: start FAILED on servvirt2: error"
+    # Neither the password nor the login file's path is in the mail.
+    assert "right-password" not in received[0][1] and "login.json" not in received[0][1]
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"password": "wrong-password"}, "535"),
+    ({"ca": "other_ca"}, "CERTIFICATE_VERIFY_FAILED"),
+    ({"ca": ""}, "CERTIFICATE_VERIFY_FAILED"),  # the system's CAs do not know the test CA
+])
+def test_a_wrong_password_or_an_unknown_certificate_sends_nothing(tls_relay, tmp_path, capsys, change, why):
+    port, pki, received = tls_relay
+    assert agent.main(_relay_env(port, pki, tmp_path, **change)) == 1
+    assert received == []
+    said = capsys.readouterr().err
+    assert "could not send '[havirt] vm passata: start FAILED on servvirt2: error' to ops@example.org" in said and why in said, said
+    assert "wrong-password" not in said
+
+
+def test_a_missing_or_broken_login_file_sends_nothing(tls_relay, tmp_path, capsys):
+    port, pki, received = tls_relay
+    env = _relay_env(port, pki, tmp_path)
+    assert agent.main(dict(env, relay_login_file=str(tmp_path / "none.json"))) == 1
+    assert "No such file or directory" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no user and password"):
+        agent.relay_login('{"user": "relay@example.org"}')
+    with pytest.raises(ValueError):
+        agent.relay_login("user=relay@example.org")
+    assert agent.relay_login('{"user": "u", "password": ""}') == ("u", "")
+    assert received == []

@@ -126,3 +126,37 @@ def test_alert_recipients_are_mail_addresses_and_http_urls():
     assert not any("secret-token" in problem for problem in bad)
     assert _problems(alert_mail_to="ops@example.org") == [
         "pacemaker_alert_mail_to must be a list, got a str."]
+
+
+def test_a_relay_login_goes_with_starttls_and_is_never_quoted(tmp_path):
+    relay = {"relay": "smtp.example.org", "starttls": True, "user": "cluster@example.org", "password": "s3cret-pw"}
+    assert _problems(alert_relay=relay) == []
+    assert _problems(alert_relay=dict(relay, password="")) == [
+        "pacemaker_alert_mail_user and pacemaker_alert_mail_password go together: set both (the password in "
+        "ansible-vault) or neither."]
+    clear = _problems(alert_relay=dict(relay, starttls=False))
+    assert clear == [
+        "pacemaker_alert_mail_password would cross the network in clear to smtp.example.org: set "
+        "pacemaker_alert_mail_starttls: true (the relay's certificate is then checked against the nodes' CAs or "
+        "pacemaker_alert_mail_ca_file)."]
+    assert not any("s3cret-pw" in problem for problem in clear)
+    # The node's own MTA: nothing crosses the network.
+    assert _problems(alert_relay=dict(relay, relay="localhost", starttls=False)) == []
+    assert _problems(alert_relay=dict(relay, relay="127.0.0.1", starttls=False)) == []
+    assert _problems(alert_relay=None) == []
+
+
+def test_a_relay_ca_file_must_be_pem_certificates_read_with_starttls(tmp_path):
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    relay = {"relay": "10.0.0.9", "starttls": True, "ca_file": str(ca)}
+    assert _problems(alert_relay=relay) == []
+    assert _problems(alert_relay=dict(relay, ca_file=str(tmp_path / "none.crt"))) == [
+        f"pacemaker_alert_mail_ca_file {tmp_path / 'none.crt'} cannot be read on the controller: No such file or "
+        "directory."]
+    key = tmp_path / "ca.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\n")
+    assert _problems(alert_relay=dict(relay, ca_file=str(key))) == [
+        f"pacemaker_alert_mail_ca_file {key} holds no PEM certificate (-----BEGIN CERTIFICATE-----)."]
+    assert _problems(alert_relay=dict(relay, starttls=False)) == [
+        "pacemaker_alert_mail_ca_file is used only with pacemaker_alert_mail_starttls: true."]
