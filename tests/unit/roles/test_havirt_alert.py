@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import http.server
+import importlib.util
 import json
 import pathlib
 import socket
@@ -284,36 +285,34 @@ def _tls_relay_pki(directory: pathlib.Path):
     return paths
 
 
+def _lab_relay():
+    """tools/lab/files/mail_sink.py: the container lab's relay, used here too."""
+    spec = importlib.util.spec_from_file_location("mail_sink", role_files.ROOT / "tools" / "lab" / "files" /
+                                                  "mail_sink.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture()
 def tls_relay(tmp_path):
-    """A real SMTP server (aiosmtpd) on loopback that wants STARTTLS with
-    its certificate (signed by a test CA) and a login (relay@example.org /
-    right-password) before it takes a mail: (port, pki paths, messages
-    received as (login, text))."""
-    import ssl
-
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
+    """The container lab's relay (tools/lab/files/mail_sink.py) on loopback:
+    it wants STARTTLS with its certificate (signed by a test CA) and a login
+    (relay@example.org / right-password) before it takes a mail: (port,
+    pki paths, messages received as (login, text))."""
     pki = _tls_relay_pki(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki["relay"], pki["relay_key"])
     received = []
-
-    def authenticate(server, session, envelope, mechanism, auth_data):
-        right = (auth_data.login, auth_data.password) == (b"relay@example.org", b"right-password")
-        return AuthResult(success=right, handled=False, auth_data=auth_data if right else None)
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):
-            received.append((session.login_data, envelope.content.decode()))
+            received.append((session.auth_data.login, envelope.content.decode()))
             return "250 kept"
 
     with socket.socket() as probe:  # a free port: the controller's readiness check connects to the one it is given
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=authenticate, auth_require_tls=True, auth_required=True)
+    controller = _lab_relay().relay(Handler(), "127.0.0.1", port, pki["relay"], pki["relay_key"],
+                                    "relay@example.org", "right-password")
     controller.start()
     try:
         yield port, pki, received

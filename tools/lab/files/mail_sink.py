@@ -23,6 +23,25 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult
 
 
+def relay(handler, host, port, cert, key, user, password):
+    """The relay, not started: an aiosmtpd Controller on host:port that
+    hands each mail to ``handler`` only after STARTTLS with ``cert`` and
+    ``key`` and a login as user/password (also the unit tests' relay:
+    tests/unit/roles/test_havirt_alert.py)."""
+    expected = (user.encode(), password.encode())
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        right = (auth_data.login, auth_data.password) == expected
+        print("AUTH %s as %r: %s" % (mechanism, auth_data.login.decode(errors="replace"),
+                                     "accepted" if right else "REFUSED"), flush=True)
+        return AuthResult(success=right, handled=False, auth_data=auth_data if right else None)
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return Controller(handler, hostname=host, port=int(port), tls_context=context, require_starttls=True,
+                      authenticator=authenticate, auth_require_tls=True, auth_required=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="0.0.0.0:2525")
@@ -33,20 +52,8 @@ def main():
     args = parser.parse_args()
     with open(args.login) as login_file:
         login = json.load(login_file)
-    expected = (login["user"].encode(), login["password"].encode())
-
-    def authenticate(server, session, envelope, mechanism, auth_data):
-        right = (auth_data.login, auth_data.password) == expected
-        print("AUTH %s as %r: %s" % (mechanism, auth_data.login.decode(errors="replace"),
-                                     "accepted" if right else "REFUSED"), flush=True)
-        return AuthResult(success=right, handled=False, auth_data=auth_data if right else None)
-
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(args.cert, args.key)
     host, _, port = args.listen.rpartition(":")
-    controller = Controller(Mailbox(args.maildir), hostname=host, port=int(port), tls_context=context,
-                            require_starttls=True, authenticator=authenticate, auth_require_tls=True,
-                            auth_required=True)
+    controller = relay(Mailbox(args.maildir), host, port, args.cert, args.key, login["user"], login["password"])
     controller.start()
     print("relay on %s: STARTTLS and a login required" % args.listen, flush=True)
     try:
