@@ -7,6 +7,7 @@ options are read here only and never written into a message."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 
@@ -170,7 +171,10 @@ def _relay_problems(relay):
         problems.append("pacemaker_alert_mail_user and pacemaker_alert_mail_password go together: set both (the "
                         "password in ansible-vault) or neither.")
     host = str(relay.get("relay") or "localhost")
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: only localhost is this node for sure
+        loopback = host == "localhost"
     if password and not relay.get("starttls") and not loopback:
         problems.append("pacemaker_alert_mail_password would cross the network in clear to %s: set "
                         "pacemaker_alert_mail_starttls: true (the relay's certificate is then checked against the "

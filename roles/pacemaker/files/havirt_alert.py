@@ -239,7 +239,7 @@ def relay_login(text):
     return login["user"], login["password"]
 
 
-def send_mail(env, message):
+def send_mail(env, message, timeout):
     """Hand ``message`` to the relay: STARTTLS when relay_starttls is
     true, the relay's certificate checked against relay_ca_file (the role's
     copy of pacemaker_alert_mail_ca_file) or else the system's CAs, and its
@@ -252,7 +252,7 @@ def send_mail(env, message):
     if login_file:
         with open(login_file) as secret:
             login = relay_login(secret.read())
-    with smtplib.SMTP(host, int(_env(env, "relay_port", "25")), timeout=float(_env(env, "send_timeout", "20"))) as smtp:
+    with smtplib.SMTP(host, int(_env(env, "relay_port", "25")), timeout=timeout) as smtp:
         if _env(env, "relay_starttls", "false") == "true":
             smtp.starttls(context=ssl.create_default_context(cafile=_env(env, "relay_ca_file") or None))
         if login is not None:
@@ -302,7 +302,7 @@ def main(env=None):
             with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (the inventory's URL)
                 answer.read()
         else:
-            send_mail(env, mail(env, found, recipient))
+            send_mail(env, mail(env, found, recipient), timeout)
     except (OSError, ValueError, smtplib.SMTPException) as exc:
         print("havirt_alert: could not send %r to %s: %s" % (found["subject"], recipient, exc), file=sys.stderr)
         return 1

@@ -143,6 +143,9 @@ def test_a_relay_login_goes_with_starttls_and_is_never_quoted(tmp_path):
     # The node's own MTA: nothing crosses the network.
     assert _problems(alert_relay=dict(relay, relay="localhost", starttls=False)) == []
     assert _problems(alert_relay=dict(relay, relay="127.0.0.1", starttls=False)) == []
+    assert _problems(alert_relay=dict(relay, relay="::1", starttls=False)) == []
+    # A name that only looks like a loopback address is another host.
+    assert len(_problems(alert_relay=dict(relay, relay="127.mail.example.org", starttls=False))) == 1
     assert _problems(alert_relay=None) == []
 
 
