@@ -36,6 +36,7 @@ NOT_THE_COLLECTION = ("bench/", "tools/", "tools/labkit/", "tests/repo/", "tests
                       "inventories/", "collections/", ".ci/", ".venv/", ".lab/", ".vmlab/", ".cache/", ".ansible/",
                       "docs/lab.md", "docs/testing.md", "Makefile", "ansible.cfg", "requirements.txt",
                       "site.yml", "evacuate.yml", "maintenance.yml", "migrate.yml", "status.yml", "backup.yml", "restore.yml", "upgrade.yml",
+                      "replace.yml",
                       ".ansible-lint", ".yamllint")
 
 

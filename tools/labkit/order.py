@@ -119,6 +119,9 @@ DAY2_LAB = (
     # moved live under an open session; marked absent at the end (its
     # disk kept). Here, not in CI's lab: about 6.5 minutes of its budget.
     "test_debian_guest.py",
+    # replace.yml: the first hypervisor's container thrown away and made
+    # anew from the image, rebuilt into the cluster, its VMs back live.
+    "test_replace_node.py",
 )
 
 # The VM lab (molecule/vmlab/tests): the read-only files first, then the
@@ -152,6 +155,10 @@ VM_LAB = (
     # The storage node (and DC) rebooted under the VMs on OCFS2: last, it
     # takes the whole cluster through a restart of its target.
     "test_storage_restart.py",
+    # replace.yml: the first hypervisor emptied, powered off, its disks
+    # thrown away and rebuilt into the cluster (a full DRBD resync); it
+    # leaves the cluster whole, so it may come last.
+    "test_replace.py",
 )
 
 # The Xen lab (molecule/xenlab: the VM lab's nodes with Xen hypervisors,

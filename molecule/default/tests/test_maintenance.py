@@ -65,3 +65,23 @@ def test_maintenance_refuses_a_node_that_is_not_a_hypervisor(inv):
     assert not _standby(inv, storage)
     bad = playbook("maintenance.yml", "-e", f"node={inv.group('hypervisors')[0]}", "-e", "state=maybe")
     assert bad.returncode != 0 and "on or off; got 'maybe'" in bad.stdout
+
+
+def test_replace_refuses_a_node_that_runs_in_the_cluster_and_changes_nothing(inv):
+    """replace.yml (a hypervisor reinstalled from nothing) on a node that is
+    online and not in standby: refused before anything changes, the way
+    to apply the configuration to a running node named. Its whole run, a
+    wiped hypervisor rebuilt, is the VM lab's (molecule/vmlab/tests/
+    test_replace.py)."""
+    node = inv.group("hypervisors")[0]
+    storage = inv.node(inv.group("storage")[0])
+    before = storage.check_output("cibadmin --query --scope nodes")
+    run = playbook("replace.yml", "-e", f"node={node}")
+    assert run.returncode != 0, run.stdout[-3000:]
+    text = " ".join(run.stdout.split())
+    assert f"{node} is online in the cluster and not in standby" in text, text[-3000:]
+    assert "run site.yml" in text and "Nothing was changed." in text
+    assert not _standby(inv, node)
+    assert storage.check_output("cibadmin --query --scope nodes") == before
+    db = playbook("replace.yml", "-e", f"node={inv.group('storage')[0]}")
+    assert db.returncode != 0 and f"got '{inv.group('storage')[0]}'" in db.stdout

@@ -1,0 +1,159 @@
+"""replace.yml in the VM lab: a hypervisor reinstalled from nothing rejoins.
+
+The hypervisor that passata prefers is emptied (maintenance.yml), powered
+off, and its disks are thrown away: a new root disk from the lab's image
+(Debian as installed, nothing of the cluster's, new SSH host keys) and new
+blank spare disks (no DRBD metadata). While it is away the VM writes a
+token on the survivor's copy. replace.yml then rebuilds it: it must join
+the cluster with its iSCSI session and /cluster, get DRBD metadata and a
+full resync from the survivor, and take passata back by live migration;
+DRBD's own online verify then finds both copies identical, and the guest
+reads its token from the rebuilt node's copy. A request for a node that
+runs in the cluster is refused first, with nothing changed.
+
+Last in the VM lab's order: it rebuilds a node, and leaves the cluster
+whole (passata on its preferred hypervisor, every VM started again)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from labkit import drbd, inventory
+from labkit.vms import all_running, alone, http_get, playbook, postmortem, running_on, vm_spec, wait_for_http
+
+pytestmark = pytest.mark.usefixtures("probe_tools")
+VM = "passata"
+GUEST_WAIT = 420
+STATE = inventory.PROJECT / ".vmlab"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _the_vm_alone(inv):
+    alone(inv, VM, timeout=GUEST_WAIT)
+    yield
+    all_running(inv, timeout=GUEST_WAIT)
+
+
+def _cluster(inv, command, *args):
+    return inv.node(inv.group("storage")[0]).check_output(command, *args)
+
+
+def _standby(inv, node):
+    out = inv.node(inv.group("storage")[0]).run(
+        "crm_attribute --node %s --name standby --query --quiet --lifetime forever", node)
+    return out.stdout.strip() if out.rc == 0 else ""
+
+
+def _qemu_alive(node):
+    pid = (STATE / f"{node}.pid").read_text().strip()
+    return subprocess.run(["kill", "-0", pid], capture_output=True, check=False).returncode == 0
+
+
+def _write_token(vm, token):
+    assert http_get(vm, f"/cgi-bin/disk?{token}", timeout=20).strip() == f"wrote {token}"
+
+
+def _read_token(vm):
+    out = http_get(vm, "/cgi-bin/disk", timeout=20).split()
+    return out[-1] if len(out) == 2 and out[0] == "read" else ""
+
+
+def _verify(inv, node, name, timeout=600):
+    """DRBD's online verify of the resource from `node`: every block of
+    both copies compared by checksum (verify-alg). Returns the KiB found
+    out of sync on each side."""
+    host = inv.node(node)
+    host.check_output("drbdadm verify %s", name)
+    deadline = time.monotonic() + timeout
+    time.sleep(2)
+    while drbd.status(node, name).get("cstate", "").startswith("Verify"):
+        assert time.monotonic() < deadline, f"the verify of {name} did not end in {timeout} s"
+        time.sleep(3)
+    return {n: drbd.status(n, name)["out_of_sync_kib"] for n in inv.group("hypervisors")}
+
+
+def test_a_running_node_is_refused_and_nothing_changes(inv):
+    victim = vm_spec(VM)["preferred"]
+    before = _cluster(inv, "cibadmin --query --scope nodes")
+    run = playbook("replace.yml", "-e", f"node={victim}", timeout=300)
+    assert run.returncode != 0, run.stdout[-2000:]
+    assert f"{victim} is online in the cluster and not in standby" in run.stdout, run.stdout[-2000:]
+    assert "Nothing was changed." in run.stdout
+    assert _standby(inv, victim) in ("", "off")
+    assert _cluster(inv, "cibadmin --query --scope nodes") == before
+
+
+def test_a_wiped_hypervisor_is_rebuilt_with_the_survivor_s_data(inv):
+    victim = vm_spec(VM)["preferred"]
+    survivor = next(h for h in inv.group("hypervisors") if h != victim)
+    res = drbd.resource(VM)
+    if running_on(VM) != [victim]:
+        moved = playbook("migrate.yml", "-e", f"vm={VM}", "-e", f"to={victim}", timeout=900)
+        assert moved.returncode == 0, moved.stdout[-3000:]
+    wait_for_http(VM, timeout=GUEST_WAIT)
+    drbd.wait_in_sync(VM)
+
+    # The planned way out: the VM leaves live, the node goes to standby.
+    out = playbook("maintenance.yml", "-e", f"node={victim}", timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert running_on(VM) == [survivor]
+
+    # Powered off, its disks thrown away, a new machine from the image.
+    inv.node(victim).run("systemd-run --on-active=2 systemctl poweroff")
+    deadline = time.monotonic() + 300
+    while _qemu_alive(victim):
+        assert time.monotonic() < deadline, f"{victim} did not power off"
+        time.sleep(2)
+    for disk in [f"{victim}.qcow2"] + [f"{victim}-{d['name']}.raw"
+                                        for d in inventory.hostvars(victim)["havirt_vmlab_data_disks"]]:
+        (STATE / disk).unlink()
+    up = subprocess.run(["ansible-playbook", *inventory.inventory_args(), "tools/vmlab/up.yml"], cwd=inventory.PROJECT,
+                        env=inventory.clean_env(), capture_output=True, text=True, timeout=900, check=False)
+    assert up.returncode == 0, up.stdout[-3000:]
+    fresh = inv.node(victim)
+    assert fresh.run("test -e /etc/corosync/authkey").rc != 0, "the new root disk holds the old cluster key"
+    # DRBD keeps its internal metadata at the end of the backing device.
+    backing = res.get("disks", {}).get(victim, res.get("disk"))
+    assert fresh.check_output("tail -c 1048576 %s | tr -d '\\000' | wc -c", backing) == "0", \
+        f"the new {backing} is not blank"
+
+    # Meanwhile the VM writes on the survivor's copy: the resync must carry it.
+    token = f"replace-{uuid.uuid4().hex[:8]}"
+    _write_token(VM, token)
+    peer_lost = inv.node(survivor).check_output("cat /proc/drbd")
+    print(f"{survivor}'s /proc/drbd while {victim} is away:\n{peer_lost}")
+    print(_cluster(inv, "crm_mon --one-shot --output-as=xml"))
+
+    started = time.monotonic()
+    run = playbook("replace.yml", "-e", f"node={victim}", timeout=3600)
+    took = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    report = re.findall(r'"msg": "([^"]*)"', run.stdout)[-1]
+    print(f"replace.yml: {took:.0f} s; {report}")
+    assert re.match(rf"{victim} rebuilt into the cluster in \d+ s", report), report
+
+    # Back whole: in the cluster, out of standby, nothing failed, its storage.
+    mon = _cluster(inv, "crm_mon --one-shot --output-as=xml")
+    assert re.search(rf'<node name="{victim}" [^>]*online="true" standby="false"', mon), mon
+    assert "<failure " not in mon, mon
+    assert _standby(inv, victim) in ("", "off")
+    assert "drbd-fence-by-handler" not in _cluster(inv, "cibadmin --query --scope constraints")
+    assert fresh.file("/etc/corosync/authkey").exists
+    assert fresh.run("iscsiadm -m session").rc == 0
+    mount = inventory.role_var(victim, "ocfs2", "ocfs2_mount_point")
+    assert fresh.mount_point(mount).exists and fresh.mount_point(mount).filesystem == "ocfs2"
+
+    # The VM back on it, live, reading its token from the rebuilt copy.
+    assert running_on(VM) == [victim], postmortem(VM)
+    assert drbd.primaries(VM) == [victim]
+    wait_for_http(VM, timeout=120)
+    assert _read_token(VM) == token, postmortem(VM)
+    assert drbd.wait_in_sync(VM) < 5
+    found = _verify(inv, victim, VM)
+    print(f"drbdadm verify {VM} (minor {res['minor']}) after the rebuild: out of sync {found} KiB")
+    assert found == {h: 0 for h in inv.group("hypervisors")}
