@@ -7,7 +7,7 @@
 #                        OCFS2, DRBD) on Debian 13, then on Debian 12 (make test-bookworm);
 #                        run before closing an issue it covers, result in docs/testing.md
 #   make test-bookworm   the VM lab's scenario on Debian 12 nodes only (part of test-extended)
-#   make molecule-day2   the day-two container lab only: upgrade.yml across the cluster (part of test-extended)
+#   make molecule-day2   the day-two container lab only: upgrade.yml across the cluster, replace.yml (part of test-extended)
 #   make vmlab-image   build (or find cached) the VM lab's disk image only
 #   make xenlab-test   the Xen lab's scenario: the VM lab's nodes with Xen hypervisors, VMs on OCFS2 (part of test-extended)
 #   make xenlab-bookworm-test   the Xen lab on Debian 12 with Xen 4.17.5 (shadow paging): PV guests live-migrated (part of test-extended)
