@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    DrbdOutputError, describe, parse_proc_drbd)
+    DrbdOutputError, describe, is_whole, parse_proc_drbd)
 
 # The id prefix of the constraint DRBD's fence-peer handler places (the
 # drbd role's handler, as drbd-utils' crm-fence-peer.sh): RES's clone may be
@@ -30,11 +30,6 @@ def _minors(text, what):
         return parse_proc_drbd(text)["minors"]
     except DrbdOutputError as exc:
         raise AnsibleFilterError("%s: %s" % (what, exc)) from exc
-
-
-def _whole(state):
-    return (state.get("cstate") == "Connected"
-            and (state.get("disk"), state.get("peer_disk")) == ("UpToDate", "UpToDate"))
 
 
 def replace_problems(status, node, hypervisors, cluster_nodes, peer_proc_drbd=None, drbd_resources=()):
@@ -105,7 +100,7 @@ def replace_drbd_pending(proc_drbd, drbd_resources=()):
     pending = []
     for res in drbd_resources or []:
         state = minors.get(int(res["minor"]), {})
-        if _whole(state):
+        if is_whole(state):
             continue
         line = "%s: %s" % (res["name"], describe(state))
         if "sync_finish_s" in state:
@@ -130,7 +125,7 @@ def replace_stale_fence_constraints(constraints_xml, proc_drbd, drbd_resources=(
     except ET.ParseError as exc:
         raise AnsibleFilterError("replace_stale_fence_constraints: the CIB's constraints are not XML: %s" % exc) from exc
     minors = _minors(proc_drbd, "replace_stale_fence_constraints")
-    whole = [res["name"] for res in drbd_resources or [] if _whole(minors.get(int(res["minor"]), {}))]
+    whole = [res["name"] for res in drbd_resources or [] if is_whole(minors.get(int(res["minor"]), {}))]
     stale = []
     for location in root.iter("rsc_location"):
         ident = location.get("id") or ""

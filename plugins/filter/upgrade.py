@@ -11,7 +11,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    DrbdOutputError, describe, is_connected, parse_proc_drbd)
+    DrbdOutputError, describe, is_whole, parse_proc_drbd)
 
 PACKAGES = ("full", "safe")
 # dpkg's lines in apt-get's output: "Unpacking libzstd1:amd64 (NEW) over (OLD) ..."
@@ -111,9 +111,7 @@ def upgrade_node_problems(status, node, held_before=(), proc_drbd=None, drbd_res
             raise AnsibleFilterError("upgrade_node_problems: %s" % exc) from exc
         for res in drbd_resources:
             state = (minors or {}).get(int(res["minor"]), {})
-            whole = (is_connected(state) and state.get("cstate") == "Connected"
-                     and state.get("disk") == "UpToDate" and state.get("peer_disk") == "UpToDate")
-            if not whole:
+            if not is_whole(state):
                 problems.append("DRBD %s on %s is %s, not Connected and UpToDate on both sides"
                                 % (res["name"], node, describe(state) if minors is not None else "not loaded"))
     return problems

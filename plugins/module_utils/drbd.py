@@ -154,6 +154,13 @@ def is_connected(status):
     return bool(status) and status.get("cstate") in CONNECTED_STATES
 
 
+def is_whole(status):
+    """True when a minor's status shows it Connected (no resync under way)
+    and UpToDate on both sides."""
+    return (bool(status) and status.get("cstate") == "Connected"
+            and (status.get("disk"), status.get("peer_disk")) == ("UpToDate", "UpToDate"))
+
+
 def is_syncing(status):
     return bool(status) and status.get("cstate") in SYNCING_STATES
 

@@ -4,6 +4,7 @@ tests of the container lab see it (helpers, not tests)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -45,6 +46,28 @@ def crm(inventory, *argv: str) -> str:
     """Run crm_resource on the storage node (a cluster member that runs no VM)."""
     node = inventory.node(inventory.group("storage")[0])
     return node.check_output("crm_resource " + " ".join(["%s"] * len(argv)), *argv)
+
+
+def cluster_whole(inventory) -> tuple[bool, str]:
+    """Every node online and out of standby, no failed action (crm_mon on
+    the storage node); and crm_mon's XML, to show when it is not."""
+    xml = inventory.node(inventory.group("storage")[0]).check_output("crm_mon --one-shot --output-as=xml")
+    nodes = re.findall(r'<node name="(\w+)" [^>]*online="(\w+)" standby="(\w+)"', xml)
+    return (sorted(n for n, online, standby in nodes if online == "true" and standby == "false")
+            == inventory.group("cluster") and "<failure " not in xml), xml
+
+
+def replace_node(node: str, timeout: int) -> str:
+    """replace.yml for `node`, which must pass and report the node rebuilt;
+    returns its report (the last message it printed)."""
+    started = time.monotonic()
+    run = playbook("replace.yml", "-e", f"node={node}", timeout=timeout)
+    took = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    report = re.findall(r'"msg": "([^"]*)"', run.stdout)[-1]
+    print(f"replace.yml: {took:.0f} s; {report}")
+    assert re.match(rf"{node} rebuilt into the cluster in \d+ s", report), report
+    return report
 
 
 def _domains(node: str, which: str) -> list[str]:

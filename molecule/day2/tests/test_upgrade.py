@@ -17,7 +17,7 @@ import time
 import pytest
 
 from labkit import failover as fo
-from labkit.vms import http_get, playbook, running_on, vms, wait_for_http
+from labkit.vms import cluster_whole, http_get, playbook, running_on, vms, wait_for_http
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
 
@@ -58,15 +58,6 @@ def _longest_gap(log):
     return (max(gaps) if gaps else float("inf")), len(stamps)
 
 
-def _cluster_whole(inv):
-    """Every node online and out of standby, no failed action (crm_mon on
-    the storage node)."""
-    xml = inv.node(inv.group("storage")[0]).check_output("crm_mon --one-shot --output-as=xml")
-    nodes = re.findall(r'<node name="(\w+)" [^>]*online="(\w+)" standby="(\w+)"', xml)
-    return (sorted(n for n, online, standby in nodes if online == "true" and standby == "false") == inv.group("cluster")
-            and "<failure " not in xml), xml
-
-
 def test_the_hypervisors_restart_one_at_a_time_and_no_vm_stops(inv):
     storage = inv.node(inv.group("storage")[0])
     hypervisors = inv.group("hypervisors")
@@ -99,7 +90,7 @@ def test_the_hypervisors_restart_one_at_a_time_and_no_vm_stops(inv):
     # Every VM home, the cluster whole.
     for v in vms():
         assert running_on(v["name"]) == [v["preferred"]], v["name"]
-    whole, xml = _cluster_whole(inv)
+    whole, xml = cluster_whole(inv)
     assert whole, xml
     # The probes: every VM answered throughout, its longest silence a live
     # move's (TCG); every download complete.
@@ -163,7 +154,7 @@ def test_a_node_that_does_not_come_back_stops_the_upgrade(inv):
     assert back.returncode == 0, back.stdout[-3000:]
     for v in vms():
         assert running_on(v["name"]) == [v["preferred"]], v["name"]
-    whole, xml = _cluster_whole(inv)
+    whole, xml = cluster_whole(inv)
     assert whole, xml
 
 
@@ -191,7 +182,7 @@ def test_the_storage_node_upgraded_when_asked_pauses_the_disks_and_no_vm_stops(i
     after = _uptimes()
     for vm, up in before.items():
         assert after[vm] >= up + took - 5, (vm, up, after[vm], took)
-    whole, xml = _cluster_whole(inv)
+    whole, xml = cluster_whole(inv)
     assert whole, xml
     print(f"{name} upgraded and restarted: out of service {away.group(1)} s (the VMs' disk I/O paused as long), "
           f"upgrade.yml {took:.0f} s, no VM restarted")
