@@ -36,6 +36,11 @@ def check_configuration(node: str, res: dict) -> None:
     for peer in inv.group("hypervisors"):
         address = f"{inv.hostvars(peer)['havirt_cluster_address']}:{res['port']}"
         assert re.search(rf"on {peer} {{[^}}]*address\s+ipv4 {re.escape(address)};", dump), dump
+    if inv.hostvars(node).get("drbd_fencing", "resource-and-stonith") != "dont-care":
+        # Both sides lift DRBD's fencing constraint after a resync.
+        common = host.check_output(f"{adm} dump all")
+        for handler in ("after-resync-target", "unfence-peer"):
+            assert re.search(rf"{handler}\s+/usr/lib/drbd/crm-unfence-peer.sh;", common), common
     assert host.file(f"/etc/drbd.d/havirt-{res['name']}.res").mode == 0o600
     assert host.file("/etc/drbd.d/global_common.conf").mode == 0o600
 

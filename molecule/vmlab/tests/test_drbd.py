@@ -22,6 +22,7 @@ import re
 import subprocess
 import time
 import uuid
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -64,6 +65,18 @@ def test_every_resource_is_uptodate_on_both_hypervisors(inv):
         for node in inv.group("hypervisors"):
             assert drbd.status(node, res["name"])["protocol"] == "C"
             drbd.check_configuration(node, res)
+    # Both copies whole: no fencing constraint may stand (one left by a
+    # resync that ended before pacemaker ran kept a copy from being promoted).
+    deadline = time.monotonic() + 60
+    while (left := _fence_constraints(inv)):
+        assert time.monotonic() < deadline, f"DRBD fencing constraints left with every copy UpToDate: {left}"
+        time.sleep(5)
+
+
+def _fence_constraints(inv):
+    constraints = ET.fromstring(_cluster(inv, "cibadmin --query --scope constraints"))
+    return sorted({loc.get("id") for loc in constraints.iter("rsc_location")
+                   if loc.get("id", "").startswith("drbd-fence-by-handler-")})
 
 
 def test_data_written_on_one_is_on_the_other_after_a_switch_of_primary(inv):
