@@ -13,11 +13,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
     DrbdOutputError, describe, is_whole, parse_proc_drbd)
 
-PACKAGES = ("full", "safe")
+PACKAGES = ("full", "safe", "security")
 # dpkg's lines in apt-get's output: "Unpacking libzstd1:amd64 (NEW) over (OLD) ..."
 # for an upgrade, without "over" for a package newly installed.
 _UNPACKING = re.compile(r"^Unpacking (\S+) \(([^)]+)\)(?: over \(([^)]+)\))? \.\.\.", re.M)
 REBOOT = ("auto", "always", "never")
+# apt-get --simulate's lines: "Inst NAME [INSTALLED] (CANDIDATE ORIGIN:VERSION/SUITE[, ...] [ARCH])", without
+# [INSTALLED] for a package it would add.
+_INST = re.compile(r"^Inst (\S+) (?:\[([^\]]+)\] )?\((\S+) ([^)]*?)(?: \[[^\]]*\])?\)", re.M)
 
 
 def upgrade_plan(cluster, hypervisors, storage, modes, only="", storage_confirmed=False, packages="full",
@@ -59,6 +62,22 @@ def apt_upgraded(stdout):
     ends its lines with carriage returns: they count as line ends."""
     return ["%s %s -> %s" % (name.split(":")[0], old, new) if old else "%s %s (new)" % (name.split(":")[0], new)
             for name, new, old in _UNPACKING.findall((stdout or "").replace("\r", "\n"))]
+
+
+def apt_security_upgrades(stdout):
+    """The installed packages that apt would upgrade to a version from a
+    security archive (a suite ending in -security: bookworm-security,
+    trixie-security), from the output of apt-get --simulate dist-upgrade.
+    A version found in the security archive and in a point release is a
+    security update too (what unattended-upgrades installs by default).
+    Packages apt would add are left out: upgrading a package pulls what it
+    needs (a new kernel ABI with linux-image-amd64)."""
+    names = []
+    for name, installed, _candidate, origins in _INST.findall(stdout or ""):
+        suites = [origin.rsplit("/", 1)[-1].strip() for origin in origins.split(",")]
+        if installed and any(suite.endswith("-security") for suite in suites) and name not in names:
+            names.append(name)
+    return names
 
 
 def _held_on(status, node, also=()):
@@ -156,4 +175,5 @@ class FilterModule:
     def filters(self):
         return {"upgrade_plan": upgrade_plan, "upgrade_node_problems": upgrade_node_problems,
                 "upgrade_held_on": upgrade_held_on, "upgrade_cluster_problems": upgrade_cluster_problems,
-                "apt_upgraded": apt_upgraded, "upgrade_report": upgrade_report}
+                "apt_upgraded": apt_upgraded, "apt_security_upgrades": apt_security_upgrades,
+                "upgrade_report": upgrade_report}

@@ -19,6 +19,8 @@ import pytest
 from labkit import failover as fo
 from labkit.vms import cluster_whole, http_get, playbook, running_on, vms, wait_for_http
 
+from ansible_collections.havirt.cluster.plugins.filter.upgrade import apt_security_upgrades
+
 pytestmark = pytest.mark.usefixtures("probe_tools")
 
 BLOB = 1048576  # /www/blob, the guest's 1 MiB file
@@ -113,7 +115,7 @@ def test_refused_before_anything_changes(inv):
     only_storage = playbook("upgrade.yml", "-e", "upgrade_nodes=servdb")
     assert only_storage.returncode != 0
     assert "No node to upgrade: servdb: it serves the VMs' disks" in " ".join(only_storage.stdout.split())
-    bad = playbook("upgrade.yml", "-e", "upgrade_packages=security")
+    bad = playbook("upgrade.yml", "-e", "upgrade_packages=stable")
     assert bad.returncode != 0 and "upgrade_packages" in bad.stdout + bad.stderr
     # A node in standby: the cluster is not whole.
     inv.node(hypervisor).check_output(f"crm_attribute --node {hypervisor} --name standby --update on")
@@ -158,22 +160,42 @@ def test_a_node_that_does_not_come_back_stops_the_upgrade(inv):
     assert whole, xml
 
 
+def _pending(node):
+    """(security updates, other updates) apt has for node."""
+    node.check_output("apt-get update -qq")
+    simulated = node.check_output("apt-get --simulate dist-upgrade")
+    security = apt_security_upgrades(simulated)
+    others = [line.split()[1] for line in simulated.splitlines()
+              if line.startswith("Inst ") and line.split()[1] not in security]
+    return security, others
+
+
 def test_the_storage_node_upgraded_when_asked_pauses_the_disks_and_no_vm_stops(inv):
+    """Its turn with the security updates only (upgrade_packages=security):
+    afterwards apt has none left for it, and the other updates it had are
+    still pending."""
     name = inv.group("storage")[0]
+    node = inv.node(name)
     started = fo.started_at(name)
     for v in vms():
         wait_for_http(v["name"], timeout=120)
+    security, others = _pending(node)
     before = _uptimes()
     began = time.monotonic()
     run = playbook("upgrade.yml", "-e", "upgrade_storage=true", "-e", f"upgrade_nodes={name}",
-                   "-e", "upgrade_reboot=always", timeout=1800)
+                   "-e", "upgrade_packages=security", "-e", "upgrade_reboot=always", timeout=1800)
     took = time.monotonic() - began
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr
     assert fo.started_at(name) != started
-    away = re.search(rf"{name}: \d+ package\(s\) upgraded.*?, restarted \(.*?\), out of service ([\d.]+) s, 0 VM move\(s\)",
-                     " ".join(run.stdout.split()))
+    away = re.search(rf"{name}: (\d+) package\(s\) upgraded.*?, restarted \(.*?\), out of service ([\d.]+) s, "
+                     r"0 VM move\(s\)", " ".join(run.stdout.split()))
     assert away, run.stdout[-3000:]
     inv.node.cache_clear()
+    node = inv.node(name)
+    assert int(away.group(1)) >= len(security), (away.group(0), security)
+    security_after, others_after = _pending(node)
+    assert security_after == [], security_after
+    assert set(others) <= set(others_after), (others, others_after)
     for v in vms():
         wait_for_http(v["name"], timeout=120)
         # Each VM reads and writes its disk again.
@@ -184,5 +206,6 @@ def test_the_storage_node_upgraded_when_asked_pauses_the_disks_and_no_vm_stops(i
         assert after[vm] >= up + took - 5, (vm, up, after[vm], took)
     whole, xml = cluster_whole(inv)
     assert whole, xml
-    print(f"{name} upgraded and restarted: out of service {away.group(1)} s (the VMs' disk I/O paused as long), "
+    print(f"{name}: {len(security)} security update(s) installed, {len(others)} other update(s) left pending; "
+          f"restarted: out of service {away.group(2)} s (the VMs' disk I/O paused as long), "
           f"upgrade.yml {took:.0f} s, no VM restarted")

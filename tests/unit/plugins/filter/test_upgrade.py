@@ -10,7 +10,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.upgrade import (
-    apt_upgraded, upgrade_cluster_problems, upgrade_held_on, upgrade_node_problems, upgrade_plan, upgrade_report)
+    apt_security_upgrades, apt_upgraded, upgrade_cluster_problems, upgrade_held_on, upgrade_node_problems, upgrade_plan, upgrade_report)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import parse_crm_mon
 
 UTILS = Path(__file__).parents[1] / "module_utils" / "fixtures"
@@ -49,7 +49,7 @@ def test_some_nodes_in_the_cluster_order():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(only="servvirt3"), "servvirt3 is not a node of the cluster (servdb, servvirt1, servvirt2)."),
-    (dict(packages="security"), "upgrade_packages is 'security'; it must be one of full, safe."),
+    (dict(packages="stable"), "upgrade_packages is 'stable'; it must be one of full, safe, security."),
     (dict(reboot="sometimes"), "upgrade_reboot is 'sometimes'; it must be one of auto, always, never."),
     (dict(only="servdb"), "No node to upgrade: servdb: it serves the VMs' disks"),
 ])
@@ -138,6 +138,33 @@ def test_what_apt_get_upgraded():
     # As apt-get prints it: dpkg's progress ends in carriage returns.
     assert apt_upgraded("(Reading database ... 5%\r(Reading database ... 100%\rUnpacking passwd (2) over (1) ...\n") == \
         ["passwd 1 -> 2"]
+
+
+def test_security_updates_of_debian_13_all_come_from_trixie_security():
+    # Captured in the lab's Debian 13 image: nine updates, all from trixie-security.
+    assert apt_security_upgrades((APT / "trixie-simulate-dist-upgrade.stdout").read_text()) == [
+        "login.defs", "passwd", "openssl-provider-legacy", "libzstd1", "libssl3t64", "libk5crypto3",
+        "libgssapi-krb5-2", "libkrb5support0", "libkrb5-3"]
+
+
+def test_point_release_updates_are_not_security_updates():
+    # Captured on a Debian 12 host: 140 updates, 93 of them (also) in bookworm-security.
+    names = apt_security_upgrades((APT / "bookworm-simulate-dist-upgrade.stdout").read_text())
+    assert len(names) == 93
+    # In bookworm-security only, and in both the point release and bookworm-security.
+    assert {"liblzma-dev", "openssl", "libssl3", "libgcrypt20", "linux-libc-dev"} <= set(names)
+    # In the point release only.
+    assert not {"base-files", "bash", "systemd-timesyncd"} & set(names)
+
+
+def test_packages_apt_would_add_and_other_archives_are_left_out():
+    out = ("Inst linux-image-6.12.60-amd64 (6.12.60-1 Debian-Security:13/stable-security [amd64])\n"
+           "Inst linux-image-amd64 [6.12.57-1] (6.12.60-1 Debian-Security:13/stable-security [amd64])\n"
+           "Inst nodejs [20.1.0-1nodesource1] (20.2.0-1nodesource1 Node Source:nodistro/nodistro [amd64])\n"
+           "Conf linux-image-amd64 (6.12.60-1 Debian-Security:13/stable-security [amd64])\n")
+    assert apt_security_upgrades(out) == ["linux-image-amd64"]
+    assert apt_security_upgrades("0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n") == []
+    assert apt_security_upgrades(None) == []
 
 
 def test_the_report_says_per_node_what_was_done_and_why():
