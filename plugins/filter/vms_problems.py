@@ -49,6 +49,58 @@ def _vm_problems(vm, label, hypervisors, group):
     return problems
 
 
+def _state_problems(vm, label, kind, value, luns):
+    """state present or absent; purge_disk only on a VM marked absent, and
+    only for the disks the role empties (an image file, a LUN's file)."""
+    state = vm.get("state", "present")
+    if state not in ("present", "absent"):
+        return ["%s: state must be present or absent, got %r" % (label, state)]
+    purge = vm.get("purge_disk", False)
+    if not isinstance(purge, bool):
+        return ["%s: purge_disk must be true or false, got %r" % (label, purge)]
+    if not purge:
+        return []
+    if state != "absent":
+        return ["%s: purge_disk deletes the disk of a VM marked state: absent; %s is not: mark it absent too "
+                "(nothing was deleted)" % (label, label)]
+    if kind == "drbd":
+        return ["%s: purge_disk does not take down a DRBD resource: remove %s from havirt_drbd_resources, then on "
+                "both hypervisors drbdadm down %s; drbdadm wipe-md %s; rm /etc/drbd.d/havirt-%s.res"
+                % (label, value, value, value, value)]
+    if kind == "path" and str(value).startswith("/dev/"):
+        return ["%s: purge_disk does not erase a block device (%s): do it by hand once nothing uses it "
+                "(blkdiscard -z %s)" % (label, value, value)]
+    if kind == "lun":
+        lun = _int(value)
+        backing = luns[lun - 1].get("path") if lun and 0 < lun <= len(luns) else None
+        if isinstance(backing, str) and backing.startswith("/dev/"):
+            return ["%s: purge_disk does not erase a block device (LUN %d is %s on the storage node): do it by "
+                    "hand there once nothing uses it (blkdiscard -z %s)" % (label, lun, backing, backing)]
+    return []
+
+
+def vms_purge_plan(vms, luns=()):
+    """What purge_disk deletes, for the VMs marked absent with purge_disk
+    (vms_problems has refused every other case): {"files": image files on
+    the store, "luns": [{"name", "lun", "path"}] the LUN backing files to
+    empty in place, "seeds": the VMs whose cloud-init seed goes}."""
+    plan = {"files": [], "luns": [], "seeds": []}
+    luns = list(luns or [])
+    for vm in vms or []:
+        if not (isinstance(vm, dict) and vm.get("state") == "absent" and vm.get("purge_disk") is True):
+            continue
+        disk = vm.get("disk") or {}
+        if "path" in disk and not str(disk["path"]).startswith("/dev/"):
+            plan["files"].append(disk["path"])
+        elif "lun" in disk:
+            lun = _int(disk["lun"])
+            if not lun or not 0 < lun <= len(luns):
+                raise AnsibleFilterError("vms_purge_plan: %s: LUN %r is not in iscsi_target_luns" % (vm["name"], disk["lun"]))
+            plan["luns"].append({"name": vm["name"], "lun": lun, "path": luns[lun - 1]["path"]})
+        plan["seeds"].append(vm["name"])
+    return plan
+
+
 def _disk(vm, label, problems):
     disk = vm.get("disk")
     kinds = [kind for kind in DISK_KINDS if isinstance(disk, dict) and kind in disk]
@@ -133,7 +185,7 @@ def _shared(owners, what, consequence):
 
 
 def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_ocfs2",), drbd_resources=(),
-                 cluster_managed=True, lun_count=0, ocfs2_lun=0):
+                 cluster_managed=True, lun_count=0, ocfs2_lun=0, luns=()):
     """Every problem of ``vms`` (havirt_vms), one sentence each; empty when none."""
     if not isinstance(vms, (list, tuple)):
         raise AnsibleFilterError("vms_problems: havirt_vms must be a list of VMs, got %r" % (vms,))
@@ -141,6 +193,7 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
     modes = list(storage_modes or [])
     resources = [resource.get("name") for resource in drbd_resources or [] if isinstance(resource, dict)]
     lun_count, ocfs2_lun = _int(lun_count) or 0, _int(ocfs2_lun) or 0
+    lun_entries = [entry if isinstance(entry, dict) else {} for entry in luns or []]
     problems = []
     if not modes or [mode for mode in modes if mode not in MODES]:
         problems.append("havirt_storage_modes must list iscsi_ocfs2, drbd or both (got %r)" % (storage_modes,))
@@ -173,6 +226,7 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
                                 % (label, value, ", ".join(map(str, resources)) or "none"))
         if "image" in vm and kind:
             problems += _image_problems(vm, kind, label)
+        problems += _state_problems(vm, label, kind, value, lun_entries)
         if kind in ("lun", "drbd") and [key for key in ("format", "size") if key in vm["disk"]]:
             problems.append("%s: format and size are for image files ({path: ...}); a LUN's size is its entry's in "
                             "iscsi_target_luns, a DRBD resource's its backing device's" % label)
@@ -246,5 +300,5 @@ class FilterModule:
     """havirt.cluster filters for the vms role."""
 
     def filters(self):
-        return {"vms_problems": vms_problems, "vms_iscsi_problems": vms_iscsi_problems,
+        return {"vms_problems": vms_problems, "vms_iscsi_problems": vms_iscsi_problems, "vms_purge_plan": vms_purge_plan,
                 "vms_network_problems": vms_network_problems}

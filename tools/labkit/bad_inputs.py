@@ -143,6 +143,11 @@ def _vm_state_unknown(data, hosts, lab):
     _vms_edited(hosts, lab, lambda vm: vm.update(state="deleted"))
 
 
+def _vm_purge_disk_present(data, hosts, lab):
+    """purge_disk on a VM that is not marked absent."""
+    _vms_edited(hosts, lab, lambda vm: vm.update(purge_disk=True))
+
+
 def _vm_cloud_init_gateway_elsewhere(data, hosts, lab):
     """passata's seed would route through a gateway off its network."""
     _vms_edited(hosts, lab, lambda vm: vm.update(cloud_init={"gateway": "10.99.0.1"}))
@@ -275,6 +280,9 @@ CASES = {
     "vm-disk-on-ocfs2-lun": Case(_vm_disk_on_ocfs2_lun,
                                  r"passata: LUN 1 holds the OCFS2 store \(havirt_ocfs2_lun\): a disk opened by a guest"),
     "vm-state-unknown": Case(_vm_state_unknown, r"state must be one of: present, absent, got: deleted"),
+    "vm-purge-disk-present": Case(
+        _vm_purge_disk_present,
+        r"passata: purge_disk deletes the disk of a VM marked state: absent; passata is not: mark it absent too"),
     "vm-cloud-init-gateway-elsewhere": Case(
         _vm_cloud_init_gateway_elsewhere,
         r"passata: the gateway 10\.99\.0\.1 is not on the guest's network 10\.210\.2\.0/24"),

@@ -117,7 +117,8 @@ DAY2_LAB = (
     # A real Debian guest (extra variables): site.yml makes it from its
     # image on LUN 5, cloud-init configures it, servdb logs in over SSH;
     # moved live under an open session; marked absent at the end (its
-    # disk kept). Here, not in CI's lab: about 6.5 minutes of its budget.
+    # disk kept), then purge_disk empties its LUN and deletes its seeds.
+    # Here, not in CI's lab: about 6.5 minutes of its budget.
     "test_debian_guest.py",
     # replace.yml: the first hypervisor's container thrown away and made
     # anew from the image, rebuilt into the cluster, its VMs back live.

@@ -12,7 +12,8 @@ and the address are the inventory's. The guest agent answers guest-ping
 and status.yml says so. A second site.yml changes nothing (the disk, which
 now holds the guest's file system, is kept). migrate.yml moves it live
 while an SSH session to it stays open. Marked state: absent, it is
-stopped and removed, and its disk keeps the guest's file system.
+stopped and removed, and its disk keeps the guest's file system; then
+purge_disk empties that disk in place and deletes its seeds.
 
 Its LUN is new too (iscsi_target_luns + havirt_lab_debian_lun, a whole
 site.yml): the running target exports it at once (havirt.cluster.tgt_luns),
@@ -49,7 +50,8 @@ def _roles(inv) -> dict:
 
 @pytest.fixture(scope="module")
 def guest_vars(inv, tmp_path_factory):
-    """Extra variables that add the Debian guest (present, then absent)."""
+    """Extra variables that add the Debian guest (present, then absent,
+    then absent with purge_disk)."""
     roles = _roles(inv)
     luns = yaml.safe_load((inv.inventory_path() / "group_vars" / "cluster" / "iscsi.yml").read_text())["iscsi_target_luns"]
     assert roles["havirt_lab_debian_vm"]["name"] == VM
@@ -58,8 +60,9 @@ def guest_vars(inv, tmp_path_factory):
     paths = {}
     # The key lab-up generated, for servdb's logins (the inventory's own is a public key nobody holds).
     key = (inv.inventory_path() / ".." / ".." / ".lab" / "ssh" / "id_ed25519.pub").read_text().strip()
-    for state in ("present", "absent"):
-        vm = dict(roles["havirt_lab_debian_vm"], state=state, cloud_init={"ssh_keys": [key]})
+    for state in ("present", "absent", "purge"):
+        vm = dict(roles["havirt_lab_debian_vm"], state="absent" if state == "purge" else state,
+                  cloud_init={"ssh_keys": [key]}, **({"purge_disk": True} if state == "purge" else {}))
         paths[state] = where / f"{state}.yml"
         paths[state].write_text(yaml.safe_dump({"havirt_vms": roles["havirt_vms"] + [vm],
                                                 "vms_files": roles["vms_files"] + roles["havirt_lab_debian_files"],
@@ -232,3 +235,35 @@ def test_absent_removes_it_and_keeps_its_disk(inv, guest_vars, spec):
     assert sorted(_labels(inv)) == ["ext4", "root"]
     kept = inv.node(fo.witness()).check_output(f"debugfs -R 'cat /home/admin/token' {_lun_path()} 2>/dev/null")
     assert kept.strip() == token
+
+
+def test_purge_disk_empties_its_lun_in_place_and_deletes_its_seeds(inv, guest_vars):
+    """purge_disk beside the mark: the LUN's file, which the target holds
+    open and still exports, keeps its size with no block allocated and
+    reads zero (a VM put back on it starts blank: the image is written
+    again); the seeds are gone from every hypervisor; a second run finds
+    nothing left to do."""
+    db = inv.node(fo.witness())
+    lun = _lun_path()
+    seeds = {name: f"{inv.role_var(name, 'vms', 'vms_seed_dir')}/{VM}.iso" for name in inv.group("hypervisors")}
+    size = int(db.check_output(f"stat -c %s {lun}"))
+    assert int(db.check_output(f"stat -c %b {lun}")) > 0 and _labels(inv)
+    assert all(inv.node(name).file(seed).exists for name, seed in seeds.items())
+    run, said = lab_vms.site("-e", f"@{guest_vars['purge']}")
+    assert run.returncode == 0, said[-3000:]
+    assert lab_vms.running_on(VM) == [] and lab_vms.defined_on(VM) == []
+    assert int(db.check_output(f"stat -c %s {lun}")) == size
+    assert int(db.check_output(f"stat -c %b {lun}")) == 0
+    assert db.run(f"cmp -n {size} {lun} /dev/zero").rc == 0
+    assert _labels(inv) == []
+    assert lun in _target(inv)[0].values()
+    assert not [name for name, seed in seeds.items() if inv.node(name).file(seed).exists]
+    # The other VMs run on where they were.
+    for vm in lab_vms.vms():
+        assert lab_vms.running_on(vm["name"]) == [vm["preferred"]], vm["name"]
+    again, said = lab_vms.site("-e", f"@{guest_vars['purge']}")
+    assert again.returncode == 0, said[-3000:]
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", again.stdout, re.M)
+    assert recap and all(changed == "0" for _node, changed in recap), said[-4000:]
+    print(f"{VM}: LUN file {lun} ({size} bytes) emptied in place, 0 blocks; seeds gone from "
+          f"{', '.join(seeds)}; a second run changed nothing")

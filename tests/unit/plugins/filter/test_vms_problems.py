@@ -9,7 +9,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.vms_problems import vms_iscsi_problems, vms_network_problems, vms_problems
+from ansible_collections.havirt.cluster.plugins.filter.vms_problems import (
+    vms_iscsi_problems, vms_network_problems, vms_problems, vms_purge_plan)
 
 ROOT = Path(__file__).resolve().parents[4]
 HYPERVISORS = ["servvirt1", "servvirt2"]
@@ -208,3 +209,45 @@ def test_placement_fields_are_checked(change, expected):
 def test_vms_kept_apart_by_name_or_tag_pass():
     assert _problems(_vms({"tags": ["dns"], "avoid": ["dns"], "priority": 10},
                           {"tags": ["dns"], "avoid": ["dns", "masterauth"], "avoid_strict": True})) == []
+
+
+LUNS = [{"path": "/srv/iscsi/cluster.img", "size": "2G"}, {"path": "/srv/iscsi/passata.img", "size": "64M"},
+        {"path": "/dev/vg0/speedauth"}, {"path": "/srv/iscsi/masterauth.img", "size": "64M"}]
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"purge_disk": True}, "passata: purge_disk deletes the disk of a VM marked state: absent; passata is not"),
+    ({"state": "gone"}, "passata: state must be present or absent, got 'gone'"),
+    ({"state": "absent", "purge_disk": "yes"}, "passata: purge_disk must be true or false, got 'yes'"),
+    ({"state": "absent", "purge_disk": True, "disk": {"drbd": "r0"}},
+     "passata: purge_disk does not take down a DRBD resource: remove r0 from havirt_drbd_resources"),
+    ({"state": "absent", "purge_disk": True, "disk": {"path": "/dev/disk/by-path/x-lun-2"}},
+     "passata: purge_disk does not erase a block device (/dev/disk/by-path/x-lun-2)"),
+    ({"state": "absent", "purge_disk": True, "disk": {"lun": 3}},
+     "passata: purge_disk does not erase a block device (LUN 3 is /dev/vg0/speedauth on the storage node)"),
+])
+def test_purge_disk_is_refused_where_the_role_does_not_delete(change, expected):
+    vms = _vms({}, {"disk": {"lun": 4}}, {"disk": {"path": "/cluster/vms/masterauth.img"}})
+    vms[0].update(change)
+    problems = _problems(vms, luns=LUNS, storage_modes=["iscsi_ocfs2", "drbd"], drbd_resources=[{"name": "r0"}])
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_purge_disk_of_an_absent_vm_on_a_lun_file_or_an_image_file_passes():
+    vms = _vms({"state": "absent", "purge_disk": True},
+               {"state": "absent", "purge_disk": True, "disk": {"path": "/cluster/vms/speedauth.qcow2", "format": "qcow2"}})
+    assert _problems(vms, luns=LUNS) == []
+
+
+def test_the_purge_plan_names_the_files_the_luns_and_the_seeds():
+    vms = _vms({"state": "absent", "purge_disk": True},
+               {"state": "absent", "purge_disk": True, "disk": {"path": "/cluster/vms/speedauth.qcow2"}},
+               {"state": "absent"})
+    assert vms_purge_plan(vms, LUNS) == {
+        "files": ["/cluster/vms/speedauth.qcow2"],
+        "luns": [{"name": "passata", "lun": 2, "path": "/srv/iscsi/passata.img"}],
+        "seeds": ["passata", "speedauth"]}
+    # Kept: a VM absent without purge_disk, a present one, purge_disk false.
+    assert vms_purge_plan(_vms({"state": "absent", "purge_disk": False}), LUNS) == {"files": [], "luns": [], "seeds": []}
+    with pytest.raises(AnsibleFilterError, match="LUN 9 is not in iscsi_target_luns"):
+        vms_purge_plan([{"name": "x", "state": "absent", "purge_disk": True, "disk": {"lun": 9}}], LUNS)
