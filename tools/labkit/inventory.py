@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shlex
 import tempfile
+import time
 from pathlib import Path
 
 import testinfra
@@ -71,6 +73,30 @@ def hostvars(name: str) -> dict:
     return {name: templar.template(value, fail_on_undefined=False) for name, value in raw.items()}
 
 
+# What ssh says when the shared connection went away between two commands
+# (the master gave up on a node that stalled, or its ControlPersist ended
+# as a client came): the session was never opened, the command never ran.
+_MUX_LOST = re.compile(r"mux_client_request_session|Failed to connect to new control master")
+
+
+def retry_lost_mux(run_ssh, attempts: int = 3, pause: float = 2):
+    """testinfra's run_ssh, run again when ssh lost its shared connection
+    before the command started (exit 255 with one of _MUX_LOST's
+    messages); any other failure is raised at once. In the Xen lab a
+    hypervisor's sshd stalls for seconds under load: both crash tests of
+    2026-12-06 failed on it after the VMs had come back."""
+    def run(command):
+        for attempt in range(attempts):
+            try:
+                return run_ssh(command)
+            except RuntimeError as exc:
+                if attempt == attempts - 1 or not _MUX_LOST.search(str(exc)):
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+    return run
+
+
 @functools.lru_cache(maxsize=None)
 def node(name: str):
     """A testinfra host reaching the node over SSH as Ansible does.
@@ -90,12 +116,16 @@ def node(name: str):
         socket = Path(tempfile.gettempdir()) / f"havirt-ssh-{os.getuid()}-{hv['ansible_host']}-{hv.get('ansible_port', 22)}"
         options = {"controlpersist": persist, "controlpath": str(socket)}
         extra += " -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
-    return testinfra.get_host(
+    host = testinfra.get_host(
         f"ssh://{hv.get('ansible_user', 'root')}@{hv['ansible_host']}{port}",
         ssh_identity_file=str(key),
         ssh_extra_args=extra,
         **options,
     )
+    if persist and not getattr(host.backend, "havirt_retries", False):
+        host.backend.run_ssh = retry_lost_mux(host.backend.run_ssh)
+        host.backend.havirt_retries = True
+    return host
 
 
 def ssh_argv(name: str) -> list[str]:
