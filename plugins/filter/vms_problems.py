@@ -49,6 +49,13 @@ def _vm_problems(vm, label, hypervisors, group):
     return problems
 
 
+def _lun_backing(luns, lun):
+    """The backing store (path) of LUN ``lun`` in ``luns`` (iscsi_target_luns,
+    LUN N the Nth), None when there is no such LUN."""
+    lun = _int(lun)
+    return (luns[lun - 1] or {}).get("path") if lun and 0 < lun <= len(luns) else None
+
+
 def _state_problems(vm, label, kind, value, luns):
     """state present or absent; purge_disk only on a VM marked absent, and
     only for the disks the role empties (an image file, a LUN's file)."""
@@ -71,11 +78,10 @@ def _state_problems(vm, label, kind, value, luns):
         return ["%s: purge_disk does not erase a block device (%s): do it by hand once nothing uses it "
                 "(blkdiscard -z %s)" % (label, value, value)]
     if kind == "lun":
-        lun = _int(value)
-        backing = luns[lun - 1].get("path") if lun and 0 < lun <= len(luns) else None
+        backing = _lun_backing(luns, value)
         if isinstance(backing, str) and backing.startswith("/dev/"):
             return ["%s: purge_disk does not erase a block device (LUN %d is %s on the storage node): do it by "
-                    "hand there once nothing uses it (blkdiscard -z %s)" % (label, lun, backing, backing)]
+                    "hand there once nothing uses it (blkdiscard -z %s)" % (label, _int(value), backing, backing)]
     return []
 
 
@@ -93,10 +99,10 @@ def vms_purge_plan(vms, luns=()):
         if "path" in disk and not str(disk["path"]).startswith("/dev/"):
             plan["files"].append(disk["path"])
         elif "lun" in disk:
-            lun = _int(disk["lun"])
-            if not lun or not 0 < lun <= len(luns):
+            backing = _lun_backing(luns, disk["lun"])
+            if backing is None:
                 raise AnsibleFilterError("vms_purge_plan: %s: LUN %r is not in iscsi_target_luns" % (vm["name"], disk["lun"]))
-            plan["luns"].append({"name": vm["name"], "lun": lun, "path": luns[lun - 1]["path"]})
+            plan["luns"].append({"name": vm["name"], "lun": _int(disk["lun"]), "path": backing})
         plan["seeds"].append(vm["name"])
     return plan
 

@@ -30,6 +30,8 @@ from labkit import drbd, failover, timeline
 from labkit.vms import (all_running, alone, defined_on, playbook, postmortem, resource, running_on, vm_spec,
                          wait_for_http)
 
+from ansible_collections.havirt.cluster.plugins.filter.replace import FENCE_CONSTRAINT_PREFIX
+
 pytestmark = pytest.mark.usefixtures("probe_tools")
 VM = "passata"
 SCRATCH = "scratch"
@@ -76,7 +78,7 @@ def test_every_resource_is_uptodate_on_both_hypervisors(inv):
 def _fence_constraints(inv):
     constraints = ET.fromstring(_cluster(inv, "cibadmin --query --scope constraints"))
     return sorted({loc.get("id") for loc in constraints.iter("rsc_location")
-                   if loc.get("id", "").startswith("drbd-fence-by-handler-")})
+                   if loc.get("id", "").startswith(FENCE_CONSTRAINT_PREFIX)})
 
 
 def test_data_written_on_one_is_on_the_other_after_a_switch_of_primary(inv):
