@@ -21,6 +21,7 @@ IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 MODES = ("iscsi_ocfs2", "drbd")
 DISK_KINDS = ("lun", "path", "drbd")
+FIRMWARES = ("bios", "uefi")
 
 
 def _vm_problems(vm, label, hypervisors, group):
@@ -47,6 +48,17 @@ def _vm_problems(vm, label, hypervisors, group):
         if value is None or value <= 0:
             problems.append("%s: %s must be a number above 0 (got %r)" % (label, key, vm.get(key)))
     return problems
+
+
+def _firmware_problems(firmware, label, domain_type):
+    """firmware (the VM's own, else vms_firmware): one of FIRMWARES, and UEFI
+    only where OVMF runs it (KVM/QEMU: libxl boots HVM guests with its own)."""
+    if firmware not in FIRMWARES:
+        return ["%s: firmware must be bios or uefi, got %r" % (label, firmware)]
+    if firmware == "uefi" and domain_type == "xen":
+        return ["%s: firmware uefi is for KVM/QEMU hypervisors; on Xen the role boots HVM guests with SeaBIOS "
+                "(firmware: bios, or vms_firmware: bios)" % label]
+    return []
 
 
 def _lun_backing(luns, lun):
@@ -191,7 +203,7 @@ def _shared(owners, what, consequence):
 
 
 def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_ocfs2",), drbd_resources=(),
-                 cluster_managed=True, lun_count=0, ocfs2_lun=0, luns=()):
+                 cluster_managed=True, lun_count=0, ocfs2_lun=0, luns=(), domain_type="kvm", firmware="bios"):
     """Every problem of ``vms`` (havirt_vms), one sentence each; empty when none."""
     if not isinstance(vms, (list, tuple)):
         raise AnsibleFilterError("vms_problems: havirt_vms must be a list of VMs, got %r" % (vms,))
@@ -211,6 +223,7 @@ def vms_problems(vms, hypervisors, group="hypervisors", storage_modes=("iscsi_oc
         label = str(vm.get("name") or "havirt_vms[%d]" % index)
         names.setdefault(vm.get("name"), []).append(label)
         problems += _vm_problems(vm, label, hypervisors, group)
+        problems += _firmware_problems(vm.get("firmware", firmware), label, domain_type)
         kind, value = _disk(vm, label, problems)
         if kind == "lun":
             lun = _int(value)

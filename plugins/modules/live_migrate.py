@@ -320,7 +320,8 @@ def clean_up(conn, dom, vm, dest_uri, destination):
             leftover.destroy()
             cleaned.append("stopped the incomplete copy of %s on %s" % (vm, destination))
         if leftover.isPersistent():
-            leftover.undefine()
+            # A UEFI VM's variables file stays (libvirt refuses a plain undefine of such a VM).
+            leftover.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
             cleaned.append("undefined the copy of %s on %s" % (vm, destination))
     except libvirt.libvirtError as exc:
         if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:

@@ -39,6 +39,8 @@ CASES = {
     "qemu-direct-boot": (dict(ISCSI_VM, kernel="/var/lib/havirt/boot/vmlinuz", initrd="/var/lib/havirt/boot/initrd.img",
                               cmdline="console=ttyS0"), {"vms_domain_type": "qemu", "vms_cpu_mode": "none"}),
     "qemu-e1000": (dict(FILE_VM, nic_model="e1000"), {"vms_domain_type": "qemu", "vms_cpu_mode": "none"}),
+    "kvm-uefi": (dict(FILE_VM, firmware="uefi"), {}),
+    "qemu-uefi-default": (ISCSI_VM, {"vms_domain_type": "qemu", "vms_cpu_mode": "none", "vms_firmware": "uefi"}),
     "xen-file": (FILE_VM, {"vms_domain_type": "xen"}),
     "xen-block": (BLOCK_VM, {"vms_domain_type": "xen"}),
 }
@@ -110,3 +112,17 @@ def test_a_guest_agent_channel_on_qemu_only(case):
         assert channels == []
     else:
         assert channels == [{"type": "virtio", "name": "org.qemu.guest_agent.0"}]
+
+
+def test_uefi_lets_libvirt_pick_ovmf_without_secure_boot_and_bios_stays_the_default():
+    for vm, settings in ((dict(FILE_VM, firmware="uefi"), {}), (FILE_VM, {"vms_firmware": "uefi"})):
+        os_ = ET.fromstring(render(vm, **settings)).find("./os")
+        assert os_.get("firmware") == "efi"
+        assert {feature.get("name"): feature.get("enabled") for feature in os_.findall("./firmware/feature")} == {
+            "secure-boot": "no", "enrolled-keys": "no"}
+        assert os_.find("./boot").get("dev") == "hd"
+        # The same machine type as BIOS VMs: a VM moves between hypervisors of either firmware's VMs.
+        assert os_.find("./type").get("machine") == "pc"
+    for vm, settings in ((FILE_VM, {}), (dict(FILE_VM, firmware="bios"), {"vms_firmware": "uefi"})):
+        os_ = ET.fromstring(render(vm, **settings)).find("./os")
+        assert os_.get("firmware") is None and os_.find("./firmware") is None

@@ -66,6 +66,19 @@ def test_a_vm_problem_names_the_vm(change, expected):
     assert any(expected in problem for problem in problems), problems
 
 
+def test_uefi_is_for_kvm_and_qemu_and_firmware_is_bios_or_uefi():
+    assert _problems(_vms({"firmware": "uefi"}), domain_type="qemu") == []
+    assert _problems(_vms(), domain_type="kvm", firmware="uefi") == []
+    assert _problems(_vms(), domain_type="xen") == []
+    assert _problems(_vms({"firmware": "uefi"}), domain_type="xen") == [
+        "passata: firmware uefi is for KVM/QEMU hypervisors; on Xen the role boots HVM guests with SeaBIOS "
+        "(firmware: bios, or vms_firmware: bios)"]
+    # vms_firmware uefi on Xen: every VM that names none is refused, one that says bios passes.
+    problems = _problems(_vms({"firmware": "bios"}), domain_type="xen", firmware="uefi")
+    assert len(problems) == len(_vms()) - 1 and not [problem for problem in problems if "passata" in problem]
+    assert _problems(_vms({"firmware": "efi"})) == ["passata: firmware must be bios or uefi, got 'efi'"]
+
+
 def test_two_vms_on_one_disk_are_named_together():
     assert "passata and speedauth would share LUN 3: a disk opened by two guests is destroyed" in \
         _problems(_vms({"disk": {"lun": 3}}))
