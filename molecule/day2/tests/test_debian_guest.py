@@ -5,15 +5,19 @@ havirt_vms with extra variables, its disk LUN 5 of servdb.
 
 site.yml writes the image into the blank LUN (havirt.cluster.disk_from_image
 on the storage node) and the cluster starts the VM on its preferred
-hypervisor. cloud-init configures it from its NoCloud seed: servdb logs in
+hypervisor, which boots it with UEFI (OVMF, the image's GRUB; firmware:
+uefi) into a root file system grown to the LUN. cloud-init configures it
+from its NoCloud seed: servdb logs in
 over SSH as the inventory's admin user with the key the test gave it (the
 one lab-up generates), the host name
 and the address are the inventory's. The guest agent answers guest-ping
 and status.yml says so. A second site.yml changes nothing (the disk, which
 now holds the guest's file system, is kept). migrate.yml moves it live
-while an SSH session to it stays open. Marked state: absent, it is
+while an SSH session to it stays open. A hard crash of its hypervisor
+brings it back with a file it synced before. Marked state: absent, it is
 stopped and removed, and its disk keeps the guest's file system; then
-purge_disk empties that disk in place and deletes its seeds.
+purge_disk empties that disk in place and deletes its seeds and UEFI
+variables.
 
 Its LUN is new too (iscsi_target_luns + havirt_lab_debian_lun, a whole
 site.yml): the running target exports it at once (havirt.cluster.tgt_luns),
@@ -65,7 +69,6 @@ def guest_vars(inv, tmp_path_factory):
                   cloud_init={"ssh_keys": [key]}, **({"purge_disk": True} if state == "purge" else {}))
         paths[state] = where / f"{state}.yml"
         paths[state].write_text(yaml.safe_dump({"havirt_vms": roles["havirt_vms"] + [vm],
-                                                "vms_files": roles["vms_files"] + roles["havirt_lab_debian_files"],
                                                 "iscsi_target_luns": luns + [roles["havirt_lab_debian_lun"]]}))
     return paths
 
@@ -117,8 +120,31 @@ def _ssh(inv, address: str, command: str, timeout: int = 20):
         "rc=$?; [ $rc = 255 ] && rc=254; exit $rc")
 
 
-def _labels(inv) -> str:
-    return inv.node(fo.witness()).run(f"blkid -o value -s TYPE -s LABEL {_lun_path()}").stdout.split()
+def _ssh_when_up(inv, address: str, command: str, timeout: float):
+    """``command`` run in the guest as soon as it lets servdb log in (every
+    5 s, for ``timeout`` seconds; then the VM's post-mortem)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        login = _ssh(inv, address, command)
+        if login.rc == 0:
+            return login
+        assert time.monotonic() < deadline, (login.stderr, lab_vms.postmortem(VM))
+        time.sleep(5)
+
+
+def _root_offset(inv) -> int | None:
+    """Where the guest's root partition starts on its LUN, in bytes (the
+    image's GPT, read by partx), None when the LUN holds no partition table."""
+    listed = inv.node(fo.witness()).run(f"partx -g -o START,NAME {_lun_path()}")
+    starts = {name: int(start) for start, name in (line.split() for line in listed.stdout.splitlines() if line.strip())}
+    return starts["root"] * 512 if listed.rc == 0 and "root" in starts else None
+
+
+def _labels(inv) -> list[str]:
+    """The type and label of the root file system on the guest's LUN (none when blank)."""
+    offset = _root_offset(inv)
+    at = f"-O {offset} " if offset is not None else ""
+    return inv.node(fo.witness()).run(f"blkid -p {at}-o value -s TYPE -s LABEL {_lun_path()}").stdout.split()
 
 
 def test_site_makes_the_vm_from_its_image_and_cloud_init_configures_it(inv, guest_vars, spec):
@@ -154,18 +180,23 @@ def test_site_makes_the_vm_from_its_image_and_cloud_init_configures_it(inv, gues
     preferred = spec["preferred"]
     assert lab_vms.running_on(VM) == [preferred]
     # First boot: cloud-init from the seed, then SSH with the inventory's key.
-    deadline = time.monotonic() + 420
-    while True:
-        login = _ssh(inv, spec["address"], "hostname; ip -4 -o addr show scope global; id -nG")
-        if login.rc == 0:
-            break
-        assert time.monotonic() < deadline, (login.stderr, lab_vms.postmortem(VM))
-        time.sleep(5)
+    login = _ssh_when_up(inv, spec["address"], "hostname; ip -4 -o addr show scope global; id -nG", 420)
     print(f"soldi: made, started and logged in to {time.monotonic() - started:.0f} s after site.yml began")
     lines = login.stdout.splitlines()
     assert lines[0] == VM, lines
     assert f"inet {spec['address']}/{inv.role_var(preferred, 'vms', 'vms_cloud_init_prefix')}" in lines[1], lines
     assert "sudo" in lines[2].split(), lines
+    # Booted by its firmware from its disk (UEFI: OVMF, the image's GRUB),
+    # its root grown into the LUN, bigger than the image it was made from.
+    seen = _ssh(inv, spec["address"], "test -d /sys/firmware/efi && echo uefi; lsblk -bndo SIZE /dev/vda; "
+                                      "findmnt -bno SIZE /; cat /proc/cmdline")
+    assert seen.rc == 0, seen.stderr
+    firmware, disk, root, cmdline = seen.stdout.splitlines()
+    lun_size = int(db.check_output(f"stat -c %s {lun}"))
+    assert firmware == "uefi" and "BOOT_IMAGE=/vmlinuz" in cmdline, (firmware, cmdline)
+    assert int(disk) == lun_size, (disk, lun_size)
+    assert int(root) > lun_size * 0.9, f"root file system {root} bytes on a {lun_size}-byte disk: not grown"
+    print(f"soldi: UEFI boot ({cmdline}), disk {int(disk) >> 20} MiB, root file system {int(root) >> 20} MiB")
 
     # The guest agent, through libvirt and through status.yml.
     deadline = time.monotonic() + 120
@@ -223,6 +254,42 @@ def test_migrate_moves_it_while_an_ssh_session_stays_open(inv, guest_vars, spec)
     assert run.returncode == 0, run.stdout[-3000:]
 
 
+def test_a_crash_of_its_hypervisor_brings_it_back_with_its_synced_file(inv, guest_vars, spec):
+    """SIGKILL of the container of the hypervisor that runs soldi: the
+    cluster fences it (the lab's agent starts it again) and starts soldi
+    again from its LUN, which boots (UEFI, its journal replayed) with the
+    file it had written and synced just before. Then every VM goes back to
+    its preferred hypervisor (a live move) for the tests that follow."""
+    [victim] = lab_vms.running_on(VM)
+    token = f"soldi-crash-{time.time_ns()}"
+    wrote = _ssh(inv, spec["address"], f"echo {token} > /home/admin/crash-token && sync")
+    assert wrote.rc == 0, wrote.stderr
+    started_before = fo.started_at(victim)
+    killed = time.monotonic()
+    fo.podman("kill", "--signal", "KILL", f"havirt-{victim}")
+    inv.node.cache_clear()
+    read = _ssh_when_up(inv, spec["address"], "cat /home/admin/crash-token; cat /proc/uptime", 600)
+    back = time.monotonic() - killed
+    restarted = fo.wait_restarted(victim, started_before)
+    fo.wait_settled()
+    where = lab_vms.running_on(VM)
+    kept, uptime = read.stdout.splitlines()[:2]
+    print(f"soldi: {victim} killed; answering SSH on {where} {back:.0f} s later (guest up {uptime.split()[0]} s), "
+          f"its synced file {'kept' if kept == token else 'LOST'}; {victim} started again by the fence agent: {restarted}")
+    assert kept == token
+    # Booted again, not the old guest: up for less time than since the kill.
+    assert float(uptime.split()[0]) < back
+    assert restarted, f"the fence agent did not start {victim} again"
+    # On one hypervisor; usually the survivor (the lab's fenced node is
+    # back within seconds, and may be chosen if the cluster had not started it yet).
+    assert len(where) == 1, where
+    for vm in lab_vms.vms() + [spec]:
+        if lab_vms.running_on(vm["name"]) != [vm["preferred"]]:
+            run = lab_vms.playbook("migrate.yml", "-e", f"vm={vm['name']}", "-e", f"to={vm['preferred']}",
+                                   "-e", f"@{guest_vars['present']}")
+            assert run.returncode == 0, run.stdout[-2000:]
+
+
 def test_absent_removes_it_and_keeps_its_disk(inv, guest_vars, spec):
     # Written and synced by the guest: found on the LUN after the removal.
     token = f"soldi-{time.time_ns()}"
@@ -233,7 +300,9 @@ def test_absent_removes_it_and_keeps_its_disk(inv, guest_vars, spec):
     STATE["present"] = False
     assert lab_vms.running_on(VM) == [] and lab_vms.defined_on(VM) == []
     assert sorted(_labels(inv)) == ["ext4", "root"]
-    kept = inv.node(fo.witness()).check_output(f"debugfs -R 'cat /home/admin/token' {_lun_path()} 2>/dev/null")
+    # e2fsprogs open a file system at an offset of the file given after '?'.
+    kept = inv.node(fo.witness()).check_output(
+        f"debugfs -R 'cat /home/admin/token' '{_lun_path()}?offset={_root_offset(inv)}' 2>/dev/null")
     assert kept.strip() == token
 
 
@@ -246,6 +315,9 @@ def test_purge_disk_empties_its_lun_in_place_and_deletes_its_seeds(inv, guest_va
     db = inv.node(fo.witness())
     lun = _lun_path()
     seeds = {name: f"{inv.role_var(name, 'vms', 'vms_seed_dir')}/{VM}.iso" for name in inv.group("hypervisors")}
+    # UEFI variables: libvirt made them where soldi ran (both hypervisors: it moved).
+    nvram = f"/var/lib/libvirt/qemu/nvram/{VM}_VARS.fd"
+    assert [name for name in inv.group("hypervisors") if inv.node(name).file(nvram).exists]
     size = int(db.check_output(f"stat -c %s {lun}"))
     assert int(db.check_output(f"stat -c %b {lun}")) > 0 and _labels(inv)
     assert all(inv.node(name).file(seed).exists for name, seed in seeds.items())
@@ -258,6 +330,7 @@ def test_purge_disk_empties_its_lun_in_place_and_deletes_its_seeds(inv, guest_va
     assert _labels(inv) == []
     assert lun in _target(inv)[0].values()
     assert not [name for name, seed in seeds.items() if inv.node(name).file(seed).exists]
+    assert not [name for name in inv.group("hypervisors") if inv.node(name).file(nvram).exists]
     # The other VMs run on where they were.
     for vm in lab_vms.vms():
         assert lab_vms.running_on(vm["name"]) == [vm["preferred"]], vm["name"]
