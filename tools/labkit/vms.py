@@ -216,6 +216,16 @@ def playbook(name: str, *extra: str, timeout: int = 600) -> subprocess.Completed
     )
 
 
+def send_home(*extra: str, also: tuple[dict, ...] = ()) -> None:
+    """Every VM of the lab (and the VM specs in `also`) that runs anywhere
+    but on its preferred hypervisor moved back there live by migrate.yml
+    (its extra arguments `extra`); fails the test when a move fails."""
+    for vm in vms() + list(also):
+        if running_on(vm["name"]) != [vm["preferred"]]:
+            run = playbook("migrate.yml", "-e", f"vm={vm['name']}", "-e", f"to={vm['preferred']}", *extra)
+            assert run.returncode == 0, run.stdout[-3000:]
+
+
 def migrate_killed_at(vm: str, to: str, task: str, *extra: str, before_kill: Callable[[], None] | None = None) -> str:
     """migrate.yml for `vm` to `to`, SIGKILLed (as a lost SSH session or
     a closed terminal leaves it) when the header of the xen_migration
