@@ -22,6 +22,7 @@ from ansible_collections.havirt.cluster.plugins.filter.pacemaker_xml import fenc
 from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs, room, unavailable, used
 from ansible_collections.havirt.cluster.plugins.module_utils import guest_agent as agent
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
+from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import parse_sessions
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import failed_starts
 
 DOCUMENTATION = r"""
@@ -37,10 +38,13 @@ description:
     what each hypervisor has free of its capacity, and for one whose start failed, C(FAILED TO START) with each
     hypervisor's reason, C(NO QUORUM) when the partition that answered has none); one per VirtualDomain resource the inventory does not know; one
     on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
-    failed actions; the fencing history; one per node (C(UNREACHABLE) when Ansible could not reach it; else
+    failed actions; the fencing history; one per node (C(STORAGE NODE DOWN) first on the storage node of an
+    C(iscsi_ocfs2) cluster that Ansible or the cluster cannot reach, with the VMs whose disks it serves, each of
+    which has the same words on its own line; C(UNREACHABLE) when Ansible could not reach it; else
     C(NOT IN THE CLUSTER) when the cluster answered and does not count it online, its
-    clock, and on a hypervisor its iSCSI sessions, OCFS2 mount, running VMs, available memory and DRBD's resources
-    with any split brain recorded); then for each hypervisor whether each other could take its running VMs' memory
+    clock, and on a hypervisor its iSCSI sessions (those not logged in counted with their state), OCFS2 mount,
+    running VMs, available memory and DRBD's resources with any split brain recorded); then for each hypervisor
+    whether each other could take its running VMs' memory
     (memory N+1), C(NOWHERE TO GO) when that other is in standby, in maintenance or offline, C(UNKNOWN) when its
     free memory could not be read. Where the cluster
     weighs capacity (placement-strategy not default) the room is pacemaker's own count (the survivor's capacity
@@ -48,7 +52,7 @@ description:
     the cluster would keep VMs stopped, C(NOT ENOUGH MEMORY) when its capacity promises more than the host has."
   - The per-node results are read from C(hostvars), as status.yml registers them (C(__status_chrony),
     C(__status_running), C(__status_agents), C(__status_available), C(__status_iscsi), C(__status_mount),
-    C(__status_drbd), C(__status_split_brain)); a missing one reads as unknown or empty.
+    C(__status_drbd), C(__status_split_brain)); C(__status_iscsi) is C(iscsiadm -m session -P 1); a missing one reads as unknown or empty.
 options:
   _input:
     description: The cluster manager's view, the result of M(havirt.cluster.pacemaker_status).
@@ -94,6 +98,16 @@ options:
     description: Memory each hypervisor keeps for itself, in MiB (havirt_status_reserve_memory_mb).
     type: int
     default: 256
+  storage:
+    description: The storage nodes (group C(storage)); the first is the iSCSI target of mode C(iscsi_ocfs2).
+    type: list
+    elements: str
+    default: []
+  storage_modes:
+    description: havirt_storage_modes.
+    type: list
+    elements: str
+    default: [iscsi_ocfs2]
 """
 
 EXAMPLES = r"""
@@ -187,8 +201,9 @@ def _failed_starts(cluster, rid):
             "docs/runbooks/vm-failed.md)" % ("; ".join("%s: %s" % (node, reason) for node, reason in failed), rid))
 
 
-def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
+def _vm_lines(cluster, running, hypervisors, vms, prefix, managed, storage_down=""):
     lines = []
+    served = _served(vms) if storage_down else []
     resources = cluster.get("resources") or {}
     unwatched = cluster.get("unwatched") or {}
     specs = dict((vm.get("name"), vm) for vm in vms if isinstance(vm, Mapping) and vm.get("name"))
@@ -211,6 +226,8 @@ def _vm_lines(cluster, running, hypervisors, vms, prefix, managed):
             elif not where and resources[rid].get("target_role", "") != "Stopped":
                 note = (_failed_starts(cluster, rid)
                         or _no_room(cluster, specs.get(vm), hypervisors, list(specs.values()), prefix))
+        if vm in served:
+            note += " (ITS DISK IS ON %s: STORAGE NODE DOWN; %s)" % (storage_down, STORAGE_RUNBOOK)
         lines.append("vm %s: %s%s%s" % (vm, " AND ".join(where) if where else "NOT RUNNING",
                                         " (TWICE!)" if len(where) > 1 else "", note))
     for resource in resources.values():
@@ -272,20 +289,55 @@ def _outside(cluster, host):
     return bool(cluster.get("available", True) and states and not (states.get(host) or {}).get("online"))
 
 
-def _node_line(cluster, hostvars, host, hypervisors, running, drbd_resources):
+STORAGE_RUNBOOK = "docs/runbooks/storage-node-lost.md"
+
+
+def _storage_down(cluster, hostvars, storage, modes):
+    """The iSCSI target of mode iscsi_ocfs2 (the first storage node) when it
+    is gone: Ansible does not reach it, or the cluster answered and does not
+    count it online; '' when it serves, or the cluster has no such mode."""
+    target = next(iter(storage or []), "")
+    if not target or "iscsi_ocfs2" not in (modes or ()):
+        return ""
+    return target if _unreachable(hostvars, target) or _outside(cluster, target) else ""
+
+
+def _served(vms):
+    """The VMs whose disk the storage node serves: a LUN, or a path (a file
+    on the OCFS2 store, or a kernel session's disk)."""
+    return [vm.get("name") for vm in vms if isinstance(vm, Mapping) and vm.get("state", "present") != "absent"
+            and isinstance(vm.get("disk"), Mapping) and ("lun" in vm["disk"] or "path" in vm["disk"])]
+
+
+def _storage_down_words(host, served):
+    return ("STORAGE NODE DOWN (%s serves the OCFS2 store and the disks of %s: their I/O waits for it, as long as the "
+            "hypervisors' iSCSI replacement_timeout; %s)" % (host, ", ".join(served) or "no VM", STORAGE_RUNBOOK))
+
+
+def _sessions_summary(hostvars, host):
+    """'N' iSCSI sessions, with those not logged in and their state
+    (iscsiadm -m session -P 1: FAILED while the target does not answer)."""
+    sessions = parse_sessions(_result(hostvars, host, "__status_iscsi").get("stdout") or "")
+    down = [session.get("state") or "?" for session in sessions if session.get("state") != "LOGGED_IN"]
+    if not down:
+        return "%d" % len(sessions)
+    return "%d (%d %s)" % (len(sessions), len(down), "/".join(sorted(set(down))))
+
+
+def _node_line(cluster, hostvars, host, hypervisors, running, drbd_resources, storage_down="", served=()):
+    prefix = _storage_down_words(host, served) + "; " if host == storage_down else ""
     if _unreachable(hostvars, host):
-        return "%s: UNREACHABLE (%s)" % (host, str(_result(hostvars, host, "__status_chrony").get("msg") or "").strip())
-    line = "%s: " % host
+        return "%s: %sUNREACHABLE (%s)" % (host, prefix, str(_result(hostvars, host, "__status_chrony").get("msg") or "").strip())
+    line = "%s: %s" % (host, prefix)
     if _outside(cluster, host):
         line += ("NOT IN THE CLUSTER (Ansible reaches it, the cluster does not count it online: "
                  "docs/runbooks/node-not-rejoining.md), ")
     line += "clock %s" % chrony_clock_summary(_result(hostvars, host, "__status_chrony"))
     if host not in hypervisors:
         return line
-    sessions = [entry for entry in _result(hostvars, host, "__status_iscsi").get("stdout_lines") or [] if entry]
     mount = (_result(hostvars, host, "__status_mount").get("stdout") or "").strip()
-    line += ", iSCSI sessions: %d, OCFS2: %s, VMs: %s, available %s MiB" % (
-        len(sessions), mount or "not mounted", " ".join(running.get(host, [])) or "none",
+    line += ", iSCSI sessions: %s, OCFS2: %s, VMs: %s, available %s MiB" % (
+        _sessions_summary(hostvars, host), mount or "not mounted", " ".join(running.get(host, [])) or "none",
         _result(hostvars, host, "__status_available").get("stdout", "?"))
     if drbd_resources:
         line += ", DRBD: " + _drbd(hostvars, host, drbd_resources)
@@ -340,23 +392,25 @@ def _capacity_lines(cluster, hostvars, hypervisors, running, vms, reserve_mb, pr
 
 
 def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="vm-", cluster_managed=True,
-                  drbd_resources=(), fencing=None, reserve_mb=256):
+                  drbd_resources=(), fencing=None, reserve_mb=256, storage=(), storage_modes=("iscsi_ocfs2",)):
     """status.yml's lines."""
     if not isinstance(cluster, Mapping):
         raise AnsibleFilterError("status_report: expected the result of havirt.cluster.pacemaker_status, got %r"
                                  % (cluster,))
     hypervisors, vms = list(hypervisors or []), list(vms or [])
     running = _running(hostvars, hypervisors)
+    storage_down = _storage_down(cluster, hostvars, list(storage or []), list(storage_modes or []))
     lines = [_cluster_line(cluster, list(nodes or []))]
-    lines += _vm_lines(cluster, running, hypervisors, vms, vm_prefix or "", bool(cluster_managed))
+    lines += _vm_lines(cluster, running, hypervisors, vms, vm_prefix or "", bool(cluster_managed), storage_down)
     agents = _agents_line(hostvars, hypervisors, [vm.get("name") for vm in vms if isinstance(vm, Mapping)])
     lines += [agents] if agents else []
     failed = ["%s on %s (%s)" % (failure.get("op_key"), failure.get("node"), failure.get("exitstatus") or "?")
               for failure in cluster.get("failures") or []]
     lines.append("failed actions: " + ("; ".join(failed) or "none"))
     lines.append("fencing history: " + fence_history_summary(fencing or {}, 3))
-    lines += [_node_line(cluster, hostvars, host, hypervisors, running, list(drbd_resources or []))
-              for host in nodes or []]
+    served = _served(vms)
+    lines += [_node_line(cluster, hostvars, host, hypervisors, running, list(drbd_resources or []), storage_down,
+                         served) for host in nodes or []]
     lines += _capacity_lines(cluster, hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0, vm_prefix or "")
     return lines
 

@@ -18,6 +18,7 @@ UNIT = Path(__file__).resolve().parents[2]
 STATUS = UNIT / "plugins" / "module_utils" / "fixtures" / "pacemaker_status"
 CHRONY = UNIT / "plugins" / "filter" / "fixtures" / "chrony"
 STONITH = UNIT / "plugins" / "filter" / "fixtures" / "stonith_admin"
+ISCSIADM = UNIT / "plugins" / "module_utils" / "fixtures" / "iscsiadm"
 NODES = ["servdb", "servvirt1", "servvirt2"]
 HYPERVISORS = NODES[1:]
 VMS = [{"name": "passata", "memory_mb": 128}, {"name": "speedauth", "memory_mb": 128},
@@ -46,7 +47,7 @@ def _hostvars(running=None, available=None, drbd=None):
         if node in HYPERVISORS:
             values.update(__status_running={"list_vms": running.get(node, [])},
                           __status_available={"stdout": available[node]},
-                          __status_iscsi={"stdout_lines": ["tcp: [1] 10.210.1.10:3260,1 iqn.2026-11.org.havirt.lab:servdb.cluster (non-flash)"]},
+                          __status_iscsi={"stdout": (ISCSIADM / "session-P1-logged-in.stdout").read_text()},
                           __status_mount={"stdout": "/dev/sdb ocfs2\n"})
             if drbd is not None:
                 values["__status_drbd"] = {"content": base64.b64encode(drbd.encode()).decode()}
@@ -361,3 +362,68 @@ def test_the_cluster_is_read_where_a_partition_has_quorum():
     hostvars["servdb"]["__status_chrony"] = {"unreachable": True, "msg": "No route to host"}
     hostvars["servdb"]["__status_quorate"] = {"unreachable": True, "rc": 0, "stdout": "1"}
     assert status_reader(NODES, hostvars, "__status_chrony", "__status_quorate") == "servvirt1"
+
+
+ON_STORAGE = [{"name": "passata", "memory_mb": 128, "disk": {"drbd": "passata"}},
+              {"name": "speedauth", "memory_mb": 128, "disk": {"path": "/cluster/vms/speedauth.img"}},
+              {"name": "masterauth", "memory_mb": 256, "disk": {"lun": 4}},
+              {"name": "gone", "memory_mb": 64, "disk": {"lun": 5}, "state": "absent"}]
+
+
+def _storage_lost_hostvars():
+    """What status.yml registered in the VM lab with servdb's QEMU gone:
+    servdb unreachable, each hypervisor's session FAILED."""
+    hostvars = _hostvars()
+    hostvars["servdb"] = {"__status_chrony": {"unreachable": True, "msg": "No route to host"}}
+    for host in HYPERVISORS:
+        hostvars[host]["__status_iscsi"] = {"rc": 0, "stdout": (ISCSIADM / "session-P1-failed.stdout").read_text()}
+    return hostvars
+
+
+def test_a_lost_storage_node_is_named_with_the_vms_whose_disks_it_serves():
+    cluster = _cluster("crm_mon-healthy-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    cluster["nodes"]["servdb"] = dict(cluster["nodes"]["servdb"], online=False)
+    lines = _report(cluster, hostvars=_storage_lost_hostvars(), vms=ON_STORAGE, storage=["servdb"],
+                    storage_modes=["iscsi_ocfs2", "drbd"])
+    down = ("STORAGE NODE DOWN (servdb serves the OCFS2 store and the disks of speedauth, masterauth: their I/O "
+            "waits for it, as long as the hypervisors' iSCSI replacement_timeout; docs/runbooks/storage-node-lost.md)")
+    assert "servdb: %s; UNREACHABLE (No route to host)" % down in lines, lines
+    assert "vm passata: servvirt1" in lines, lines  # DRBD: its disk is on the hypervisors
+    assert ("vm speedauth: servvirt1 (ITS DISK IS ON servdb: STORAGE NODE DOWN; docs/runbooks/storage-node-lost.md)"
+            in lines), lines
+    assert any(line.startswith("vm masterauth: servvirt2 (ITS DISK IS ON servdb") for line in lines), lines
+    assert not any(line.startswith("vm gone:") and "ITS DISK" in line for line in lines), lines
+    for host in HYPERVISORS:
+        assert ", iSCSI sessions: 1 (1 FAILED), " in next(line for line in lines if line.startswith(host + ": "))
+    # Reached by Ansible but out of the cluster: the same words, then the usual line.
+    hostvars = _storage_lost_hostvars()
+    hostvars["servdb"] = _hostvars()["servdb"]
+    line = next(line for line in _report(cluster, hostvars=hostvars, vms=ON_STORAGE, storage=["servdb"])
+                if line.startswith("servdb: "))
+    assert line.startswith("servdb: %s; NOT IN THE CLUSTER (" % down), line
+
+
+@pytest.mark.parametrize("modes, storage, online", [
+    (["drbd"], ["servdb"], False),  # no iSCSI target to lose
+    (["iscsi_ocfs2"], [], False),  # no storage group
+    (["iscsi_ocfs2"], ["servdb"], True),  # serving
+])
+def test_no_storage_node_down_where_none_serves_or_it_serves(modes, storage, online):
+    cluster = _cluster("crm_mon-healthy-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    hostvars = _hostvars()
+    if not online:
+        hostvars["servdb"] = {"__status_chrony": {"unreachable": True, "msg": "No route to host"}}
+    lines = _report(cluster, hostvars=hostvars, vms=ON_STORAGE, storage=storage, storage_modes=modes)
+    assert not any("STORAGE NODE DOWN" in line for line in lines), lines
+
+
+def test_sessions_logged_in_are_counted_plainly():
+    hostvars = _hostvars()
+    for host in HYPERVISORS:
+        hostvars[host]["__status_iscsi"] = {"rc": 0, "stdout": (ISCSIADM / "session-P1-logged-in.stdout").read_text()}
+    line = next(line for line in _report(hostvars=hostvars) if line.startswith("servvirt1: "))
+    assert ", iSCSI sessions: 1, OCFS2: " in line, line
+    # No session: iscsiadm says so on stderr with rc 21, nothing on stdout.
+    hostvars["servvirt1"]["__status_iscsi"] = {"rc": 21, "stdout": "", "stderr": "iscsiadm: No active sessions."}
+    line = next(line for line in _report(hostvars=hostvars) if line.startswith("servvirt1: "))
+    assert ", iSCSI sessions: 0, OCFS2: " in line, line

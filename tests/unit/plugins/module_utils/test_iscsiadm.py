@@ -36,6 +36,22 @@ def test_session_with_a_disk_lun_and_tgt_controller_lun():
     assert session["luns"][1]["host"] == 6
 
 
+@pytest.mark.parametrize("name, state, connection, internal", [
+    # The VM lab (open-iscsi 2.1.11, LIO): the session as status.yml reads it,
+    ("session-P1-logged-in", "LOGGED_IN", "LOGGED IN", "NO CHANGE"),
+    # and 30 s after the storage node's power went (its QEMU quit).
+    ("session-P1-failed", "FAILED", "TRANSPORT WAIT", "REOPEN"),
+])
+def test_a_session_s_state_is_read_from_the_short_listing(name, state, connection, internal):
+    out, err, rc = captured(name)
+    assert rc == 0 and not err
+    (session,) = u.parse_sessions(out)
+    assert (session["state"], session["connection_state"], session["internal_state"]) == (state, connection, internal)
+    assert (session["target"], session["address"], session["port"], session["sid"]) == (
+        "iqn.2026-11.org.havirt.lab:servdb.cluster", "10.210.3.10", 3260, 1)
+    assert session["luns"] == []  # -P 1 lists no LUN
+
+
 def test_no_active_sessions_is_rc_21_with_nothing_to_parse():
     out, err, rc = captured("session-none")
     assert rc == 21 and out == ""
