@@ -7,9 +7,10 @@ hangs on every node at once (so no node is declared dead and none fences
 itself), the guests' writes wait, and everything carries on once the
 target is back: no hypervisor is fenced or reboots, the same QEMU
 processes keep running, and the writes issued during the outage complete
-and read back. The limit is open-iscsi's replacement_timeout (120 s from
-the session's failure): a longer outage fails the queued I/O
-(roles/ocfs2/README.md).
+and read back. The limit is open-iscsi's replacement_timeout from the
+session's failure (a day by default since 2026-12-06; it was 120 s): a
+longer outage fails the queued I/O and OCFS2 restarts the hypervisors
+(roles/iscsi_initiator/README.md).
 
 The guests are watched from this host (its address on the guest bridge,
 havirt_vmlab_guest_host_address, tools/vmlab/up.yml), since servdb, the
