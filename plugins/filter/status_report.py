@@ -39,7 +39,8 @@ description:
     hypervisor's reason, C(NO QUORUM) when the partition that answered has none); one per VirtualDomain resource the inventory does not know; one
     on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
     failed actions; the fencing history; one per node (C(STORAGE NODE DOWN) first on the storage node of an
-    C(iscsi_ocfs2) cluster that Ansible or the cluster cannot reach, with the VMs whose disks it serves, each of
+    C(iscsi_ocfs2) cluster that the cluster counts offline (Ansible cannot reach it, when the cluster did not
+    answer), with the VMs whose disks it serves, each of
     which has the same words on its own line; C(UNREACHABLE) when Ansible could not reach it; else
     C(NOT IN THE CLUSTER) when the cluster answered and does not count it online, its
     clock, and on a hypervisor its iSCSI sessions (those not logged in counted with their state), OCFS2 mount,
@@ -294,12 +295,16 @@ STORAGE_RUNBOOK = "docs/runbooks/storage-node-lost.md"
 
 def _storage_down(cluster, hostvars, storage, modes):
     """The iSCSI target of mode iscsi_ocfs2 (the first storage node) when it
-    is gone: Ansible does not reach it, or the cluster answered and does not
-    count it online; '' when it serves, or the cluster has no such mode."""
+    is gone: the cluster answered and does not count it online, or, when
+    the cluster did not answer, Ansible does not reach it either; '' when
+    it serves, or the cluster has no such mode. A node Ansible cannot reach
+    (its sshd stopped) that the cluster counts online still serves."""
     target = next(iter(storage or []), "")
     if not target or "iscsi_ocfs2" not in (modes or ()):
         return ""
-    return target if _unreachable(hostvars, target) or _outside(cluster, target) else ""
+    if cluster.get("available", True) and cluster.get("nodes"):
+        return target if _outside(cluster, target) else ""
+    return target if _unreachable(hostvars, target) else ""
 
 
 def _served(vms):
