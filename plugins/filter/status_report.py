@@ -202,9 +202,8 @@ def _failed_starts(cluster, rid):
             "docs/runbooks/vm-failed.md)" % ("; ".join("%s: %s" % (node, reason) for node, reason in failed), rid))
 
 
-def _vm_lines(cluster, running, hypervisors, vms, prefix, managed, storage_down=""):
+def _vm_lines(cluster, running, hypervisors, vms, prefix, managed, storage_down="", served=()):
     lines = []
-    served = _served(vms) if storage_down else []
     resources = cluster.get("resources") or {}
     unwatched = cluster.get("unwatched") or {}
     specs = dict((vm.get("name"), vm) for vm in vms if isinstance(vm, Mapping) and vm.get("name"))
@@ -405,15 +404,16 @@ def status_report(cluster, hostvars, nodes, hypervisors=(), vms=(), vm_prefix="v
     hypervisors, vms = list(hypervisors or []), list(vms or [])
     running = _running(hostvars, hypervisors)
     storage_down = _storage_down(cluster, hostvars, list(storage or []), list(storage_modes or []))
+    served = _served(vms) if storage_down else []
     lines = [_cluster_line(cluster, list(nodes or []))]
-    lines += _vm_lines(cluster, running, hypervisors, vms, vm_prefix or "", bool(cluster_managed), storage_down)
+    lines += _vm_lines(cluster, running, hypervisors, vms, vm_prefix or "", bool(cluster_managed), storage_down,
+                       served)
     agents = _agents_line(hostvars, hypervisors, [vm.get("name") for vm in vms if isinstance(vm, Mapping)])
     lines += [agents] if agents else []
     failed = ["%s on %s (%s)" % (failure.get("op_key"), failure.get("node"), failure.get("exitstatus") or "?")
               for failure in cluster.get("failures") or []]
     lines.append("failed actions: " + ("; ".join(failed) or "none"))
     lines.append("fencing history: " + fence_history_summary(fencing or {}, 3))
-    served = _served(vms)
     lines += [_node_line(cluster, hostvars, host, hypervisors, running, list(drbd_resources or []), storage_down,
                          served) for host in nodes or []]
     lines += _capacity_lines(cluster, hostvars, hypervisors, running, vms, as_int(reserve_mb) or 0, vm_prefix or "")
