@@ -94,3 +94,20 @@ def test_subset_keeps_the_listed_files_in_their_order_and_returns_the_rest():
     kept, dropped = order.subset(items, lambda item: item[0], ("test_a.py", "test_c.py"))
     assert kept == [("test_a.py", 1), ("test_c.py", 1), ("test_a.py", 2)]
     assert dropped == [("test_b.py", 1)]
+
+
+def test_ci_leaves_out_only_the_extended_files_and_the_extended_scenario_runs_them():
+    extended = order.CONTAINER_LAB_EXTENDED
+    assert extended and len(extended) == len(set(extended))
+    assert set(extended) <= set(order.CONTAINER_LAB), sorted(set(extended) - set(order.CONTAINER_LAB))
+    # The bookworm core is in CI: nothing of it may be left to the extended run.
+    assert not set(extended) & set(order.CONTAINER_LAB_CORE)
+    # Nothing that must run in CI: the reads, the crashes, the storage node's restart.
+    for kept in ("test_failover.py", "test_restart.py", "test_migration.py", "test_placement.py", "test_secrets.py"):
+        assert kept not in extended
+    default = (ROOT / "molecule" / "default" / "molecule.yml").read_text()
+    assert "HAVIRT_LAB_VERIFY: ci" in default
+    scenario = (ROOT / "molecule" / "extended" / "molecule.yml").read_text()
+    assert "directory: ../default/tests" in scenario and "HAVIRT_LAB_VERIFY: extended" in scenario
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(MAKE) --no-print-directory molecule-extended" in makefile.split("test-extended: venv", 1)[1]

@@ -101,6 +101,21 @@ CONTAINER_LAB_CORE = CONTAINER_LAB[:CONTAINER_LAB.index("test_bad_input.py")] + 
     "test_status.py",
 )
 
+# The container lab's slowest files that CI can do without: left out of
+# `make molecule` (the default scenario runs with HAVIRT_LAB_VERIFY=ci)
+# and run by `make molecule-extended` (molecule/extended, in `make
+# test-extended`) on a lab of their own, for CI's budget: on 2026-12-07
+# they took about 880 s of the default scenario's 2582 s verify, and CI's
+# run of the tree before reached 4754 s of the 4500 asked. What they prove
+# is not lost, it is run before an issue it covers is closed: site.yml
+# from the built tarball, a VM's removal and return, the runbooks of the
+# container lab.
+CONTAINER_LAB_EXTENDED = (
+    "test_installed_collection.py",  # 254 s: a whole site.yml from the built collection
+    "test_removal.py",  # 324 s: three site.yml runs
+    "test_runbooks.py",  # 300 s: a VM failed everywhere, VMs unwatched, quorum lost
+)
+
 # The mixed-release container lab (molecule/mixed/tests): one file, its
 # tests in order (the cluster read, a move each way, then a crash).
 MIXED_LAB = (
