@@ -21,6 +21,7 @@ PACKAGES = {
     "iscsi-readcapacity16": "libiscsi-bin",
     "aiosmtpd": "python3-aiosmtpd",
     "debugfs": "e2fsprogs",
+    "nft": "nftables",
 }
 # On the storage node: HTTP and ICMP to the guests' own addresses.
 GUESTS = ("curl", "ping")
@@ -32,6 +33,9 @@ MAIL = ("aiosmtpd",)
 # On the storage node: reading a file in a guest's ext4 disk (a LUN's
 # backing file) while the guest is stopped.
 DISK = ("debugfs",)
+# On a hypervisor: one node's traffic to the iSCSI portal dropped (the
+# target unreachable from it alone).
+FIREWALL = ("nft",)
 
 
 def install_script(commands: tuple[str, ...]) -> str:
