@@ -168,9 +168,18 @@ VM_LAB = (
     # Sessions, /cluster, time and names on every node (after the crash:
     # the fenced node brought them back), then the target's restart.
     "test_vmlab.py",
+    # The second hypervisor emptied by maintenance.yml, its session and
+    # /cluster taken away, the portal dropped: havirt-iscsi-login.service
+    # retries until the portal answers and /cluster is back; VMs home.
+    "test_iscsi_login_retry.py",
     # The storage node (and DC) rebooted under the VMs on OCFS2: last, it
     # takes the whole cluster through a restart of its target.
     "test_storage_restart.py",
+    # docs/runbooks/storage-node-lost.md: the storage node's power cut
+    # under the VMs, held 200 s (past where 120 s restarted the
+    # hypervisors), its runbook's blocks, the power back: it leaves the
+    # cluster whole, the fencing history cleared.
+    "test_storage_lost.py",
     # replace.yml: the first hypervisor emptied, powered off, its disks
     # thrown away and rebuilt into the cluster (a full DRBD resync); it
     # leaves the cluster whole, so it may come last.
