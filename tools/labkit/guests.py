@@ -6,10 +6,11 @@ tests."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import urllib.request
+
+from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import parse_sessions
 
 from labkit.vms import postmortem, running_on, vm_spec, wait_for_http
 
@@ -48,11 +49,16 @@ def qemu_pid(inv, vm: str) -> tuple[str, str]:
     return hosts[0], inv.node(hosts[0]).check_output("cat /run/libvirt/qemu/%s.pid", vm).strip()
 
 
+def session_states(host) -> list[str]:
+    """The node's iSCSI session states (iscsiadm -m session -P 1, read by
+    the collection's own parser; [] without a session)."""
+    return [session["state"] for session in parse_sessions(host.run("iscsiadm -m session -P 1").stdout)]
+
+
 def sessions_logged_in(inv) -> bool:
     """Whether every hypervisor has iSCSI sessions, all LOGGED_IN."""
     for hypervisor in inv.group("hypervisors"):
-        sessions = inv.node(hypervisor).run("iscsiadm -m session -P 1").stdout
-        states = re.findall(r"iSCSI Session State: (\S+)", sessions)
+        states = session_states(inv.node(hypervisor))
         if not states or any(state != "LOGGED_IN" for state in states):
             return False
     return True

@@ -38,14 +38,15 @@ def pytest_collection_modifyitems(config, items):
     verify = os.environ.get("HAVIRT_LAB_VERIFY", "all")
     if verify not in ("all", "ci", "extended", "core"):
         raise pytest.UsageError(f"HAVIRT_LAB_VERIFY must be all, ci, extended or core, not {verify!r}")
-    if verify != "all":
-        if verify == "ci":
-            dropped, kept = order.subset(items, _file_name, order.CONTAINER_LAB_EXTENDED)
-        else:
-            kept, dropped = order.subset(items, _file_name, order.CONTAINER_LAB_EXTENDED if verify == "extended"
-                                         else order.CONTAINER_LAB_CORE)
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    if verify == "all":
+        return
+    if verify == "ci":
+        dropped, kept = order.subset(items, _file_name, order.CONTAINER_LAB_EXTENDED)
+    else:
+        files = {"extended": order.CONTAINER_LAB_EXTENDED, "core": order.CONTAINER_LAB_CORE}[verify]
+        kept, dropped = order.subset(items, _file_name, files)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -15,20 +15,16 @@ the node. Then maintenance off, the VMs back."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
 from labkit import probes
+from labkit.guests import session_states
 from labkit.vms import playbook
 
 UNIT = "havirt-iscsi-login.service"
 TABLE = "havirt_test_login"
-
-
-def _states(host):
-    return re.findall(r"iSCSI Session State: (\S+)", host.run("iscsiadm -m session -P 1").stdout)
 
 
 def _unit(host, *props):
@@ -46,7 +42,7 @@ def emptied(inv):
     yield node
     host = inv.node(node)
     host.run("nft delete table inet %s", TABLE)
-    if "LOGGED_IN" not in _states(host):
+    if "LOGGED_IN" not in session_states(host):
         host.run("iscsiadm -m node -T %s --login", inv.hostvars(node)["havirt_iscsi_target_iqn"])
     host.run("systemctl start remote-fs.target")
     run = playbook("maintenance.yml", "-e", f"node={node}", "-e", "state=off", timeout=1800)
@@ -84,16 +80,16 @@ def test_a_login_that_found_no_target_is_retried_and_cluster_mounted(inv, emptie
         time.sleep(5)
     state = _unit(host, "ActiveState", "SubState", "NRestarts")
     print(f"\n{node}: the login failed and was retried ({state}) {time.monotonic() - cut:.0f} s after the cut")
-    assert not _states(host), f"a session with the target dropped: {_states(host)}"
+    assert not session_states(host), f"a session with the target dropped: {session_states(host)}"
     assert host.run("findmnt -n %s", mount_point).rc != 0
 
     # The target answers again: the session and /cluster come back by themselves.
     host.check_output("nft delete table inet %s", TABLE)
     opened = time.monotonic()
     deadline = opened + 300 + retry
-    while not (_states(host) == ["LOGGED_IN"] and
+    while not (session_states(host) == ["LOGGED_IN"] and
                host.run("findmnt -n -o FSTYPE %s", mount_point).stdout.strip() == "ocfs2"):
-        assert time.monotonic() < deadline, (_states(host), _unit(host, "ActiveState", "SubState", "Result"),
+        assert time.monotonic() < deadline, (session_states(host), _unit(host, "ActiveState", "SubState", "Result"),
                                              host.run("journalctl -b -u %s -n 20 --no-pager", UNIT).stdout)
         time.sleep(3)
     print(f"{node}: session logged in and {mount_point} mounted {time.monotonic() - opened:.0f} s after the "
