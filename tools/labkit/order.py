@@ -180,6 +180,10 @@ VM_LAB = (
     # hypervisors), its runbook's blocks, the power back: it leaves the
     # cluster whole, the fencing history cleared.
     "test_storage_lost.py",
+    # A power cut of all three nodes, the storage node back 240 s after the
+    # hypervisors: every VM back by the cluster alone (the login unit,
+    # failure-timeout), each with its token; it leaves every VM running.
+    "test_site_power_cut.py",
     # replace.yml: the first hypervisor emptied, powered off, its disks
     # thrown away and rebuilt into the cluster (a full DRBD resync); it
     # leaves the cluster whole, so it may come last.

@@ -40,6 +40,7 @@ pytestmark = pytest.mark.usefixtures("probe_tools")
 # Emulation twice over (QEMU in the TCG VMs): a guest boots in one to two minutes.
 GUEST_WAIT = 420
 SECTOR = 2048  # where the guest's /cgi-bin/disk writes its token (tools/guest/build)
+IMAGE_SECTOR = 1024  # where tools/vmlab/seed-image puts its marker, which no guest writes
 
 
 FILE_VMS = file_vms()
@@ -63,16 +64,16 @@ def _every_vm_runs_again_afterwards(inv):
     all_running(inv, timeout=GUEST_WAIT)
 
 
-def _token_in_file(inv, node, vm):
-    """The token at the guest's sector 2048 read from the image file on
-    `node` (not from the guest): raw or qcow2, read through qemu-img without
-    taking the image's lock (-U), as a copy in raw."""
+def _token_in_file(inv, node, vm, sector=SECTOR):
+    """The token at the guest's sector 2048 (or `sector`) read from the
+    image file on `node` (not from the guest): raw or qcow2, read through
+    qemu-img without taking the image's lock (-U), as a copy in raw."""
     disk = vm_spec(vm)["disk"]
     scratch = f"/tmp/{vm}-{uuid.uuid4().hex[:6]}.raw"
     host = inv.node(node)
     try:
         host.check_output("qemu-img convert -U -f %s -O raw %s %s", disk.get("format", "raw"), disk["path"], scratch)
-        return host.check_output("dd if=%s bs=512 skip=%s count=1 status=none | tr -d '\\000'", scratch, str(SECTOR))
+        return host.check_output("dd if=%s bs=512 skip=%s count=1 status=none | tr -d '\\000'", scratch, str(sector))
     finally:
         host.run("rm -f %s", scratch)
 
@@ -108,6 +109,29 @@ def test_each_image_is_one_file_both_hypervisors_see_as_the_inventory_says(inv, 
     fmt, size, mount, _ = next(iter(seen.values()))
     assert (fmt, mount) == (disk.get("format", "raw"), "ocfs2")
     assert size == 64 * 1024 * 1024  # the inventory's 64M
+
+
+def test_a_file_made_from_an_image_holds_it_converted_and_grown(inv):
+    """masterauth's `image` (tools/vmlab/seed-image: raw, 16 MiB, a marker
+    at 512 KiB) copied by the vms role into its qcow2 file on the store and
+    grown to the inventory's 64M: each hypervisor reads the marker in the
+    file it sees. Nothing in the lab writes that sector afterwards."""
+    made = [vm for vm in FILE_VMS if vm_spec(vm).get("image")]
+    assert made, f"no VM of {FILE_VMS} is made from an image in this inventory"
+    for vm in made:
+        disk, source = vm_spec(vm)["disk"], vm_spec(vm)["image"]["src"]
+        with open(source, "rb") as image:
+            image.seek(IMAGE_SECTOR * 512)
+            marker = image.read(512).rstrip(b"\0").decode()
+            image.seek(0, 2)
+            source_size = image.tell()
+        assert marker, f"{source} has no marker at sector {IMAGE_SECTOR}"
+        for node in inv.group("hypervisors"):
+            info = json.loads(inv.node(node).check_output("qemu-img info -U --output=json %s", disk["path"]))
+            assert (info["format"], info["virtual-size"]) == (disk["format"], 64 * 1024 * 1024), (node, info)
+            assert _token_in_file(inv, node, vm, sector=IMAGE_SECTOR) == marker, (node, vm)
+        print(f"{vm}: {disk['path']} ({disk['format']}, 64 MiB) made from {source} (raw, {source_size >> 20} MiB): "
+              f"its marker {marker!r} read on {', '.join(inv.group('hypervisors'))}")
 
 
 @pytest.mark.parametrize("vm", FILE_VMS)
