@@ -23,7 +23,8 @@ from ansible_collections.havirt.cluster.plugins.filter.vm_placement import needs
 from ansible_collections.havirt.cluster.plugins.module_utils import guest_agent as agent
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int
 from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import parse_sessions
-from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import failed_starts
+from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
+    failed_start_times, failed_starts, failure_timeout)
 
 DOCUMENTATION = r"""
 name: status_report
@@ -36,7 +37,8 @@ description:
     runs, C(NOT RUNNING), C(TWICE!) when on two hypervisors, whether the cluster manager has its resource and
     watches it, and for a VM it keeps stopped for want of room, C(NO HYPERVISOR CAN HOLD IT) with what it needs and
     what each hypervisor has free of its capacity, and for one whose start failed, C(FAILED TO START) with each
-    hypervisor's reason, C(NO QUORUM) when the partition that answered has none); one per VirtualDomain resource the inventory does not know; one
+    hypervisor's time and reason and, with a failure-timeout, when the cluster tries again, C(NO QUORUM) when the
+    partition that answered has none); one per VirtualDomain resource the inventory does not know; one
     on the running VMs' guest agents (answering, NOT ANSWERING, NO CHANNEL), when status.yml asked them; the
     failed actions; the fencing history; one per node (C(STORAGE NODE DOWN) first on the storage node of an
     C(iscsi_ocfs2) cluster that the cluster counts offline (Ansible cannot reach it, when the cluster did not
@@ -194,12 +196,19 @@ def _no_room(cluster, spec, hypervisors, vms, prefix):
 def _failed_starts(cluster, rid):
     """Why a VM the cluster should run does not: the hypervisors where its
     start failed (pacemaker tries no node twice until the failures are
-    cleared), with the agent's reason; '' when none failed."""
+    cleared or expire), when and with the agent's reason, and whether the
+    cluster will try again by itself (failure-timeout); '' when none failed."""
     failed = failed_starts(cluster, rid)
     if not failed:
         return ""
-    return (" (FAILED TO START on %s; fix the cause, then crm_resource --cleanup --resource %s: "
-            "docs/runbooks/vm-failed.md)" % ("; ".join("%s: %s" % (node, reason) for node, reason in failed), rid))
+    times = failed_start_times(cluster, rid)
+    expires = failure_timeout(cluster, rid)
+    retry = ("the cluster tries again %s after each failure (failure-timeout); to try at once, " % expires
+             if expires else "")
+    return (" (FAILED TO START on %s; %sfix the cause, then crm_resource --cleanup --resource %s: "
+            "docs/runbooks/vm-failed.md)" % (
+                "; ".join("%s%s: %s" % (node, " at " + times[node] if times.get(node) else "", reason)
+                          for node, reason in failed), retry, rid))
 
 
 def _vm_lines(cluster, running, hypervisors, vms, prefix, managed, storage_down="", served=()):

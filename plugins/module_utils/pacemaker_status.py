@@ -114,6 +114,8 @@ def parse_crm_mon(text):
             node=failure.get("node", ""),
             exitstatus=failure.get("exitstatus", ""),
             exitreason=failure.get("exitreason", ""),
+            # When it failed, as crm_mon prints it ("2026-12-04 17:42:52Z").
+            last_rc_change=failure.get("last-rc-change", ""),
         ))
     return status
 
@@ -208,6 +210,41 @@ def parse_property(text, name, default=""):
             if nvpair.get("name") == name:
                 return nvpair.get("value", "")
     return default
+
+
+def parse_resource_defaults(text):
+    """``cibadmin --query --scope rsc_defaults`` -> {meta attribute: value}
+    that every resource takes unless it sets its own. A name set twice
+    counts once, as pacemaker reads it: the first block's (in the CIB's
+    order); a block with a rule (it applies only sometimes) is left out."""
+    root = _xml(text, "cibadmin's rsc_defaults section")
+    if root.tag != "rsc_defaults":
+        raise StatusError("cibadmin's rsc_defaults section starts with <%s>, not <rsc_defaults>" % root.tag)
+    values = {}
+    for block in root.findall("meta_attributes"):
+        if block.find("rule") is not None:
+            continue
+        for nvpair in block.findall("nvpair"):
+            if nvpair.get("name"):
+                values.setdefault(nvpair.get("name"), nvpair.get("value", ""))
+    return values
+
+
+def failure_timeout(status, rid):
+    """The ``failure-timeout`` that applies to resource ``rid`` (its own
+    meta attribute, else the resource defaults'), as the CIB writes it
+    ("10min"); '' when failures are kept until cleaned up (none, or 0)."""
+    own = ((status.get("resources") or {}).get(rid) or {}).get("meta") or {}
+    value = str(own.get("failure-timeout", (status.get("resource_defaults") or {}).get("failure-timeout", ""))).strip()
+    return "" if value in ("", "0", "0s", "0m", "0min", "0h") else value
+
+
+def failed_start_times(status, rid):
+    """{node: when its start of ``rid`` failed, as crm_mon prints it} for
+    the failures failed_starts() lists."""
+    return dict((failure.get("node") or "?", failure.get("last_rc_change") or "")
+                for failure in status.get("failures") or []
+                if str(failure.get("op_key") or "").startswith(rid + "_start_"))
 
 
 def failed_starts(status, rid):

@@ -127,7 +127,8 @@ failures:
   returned: when available
   type: list
   elements: dict
-  sample: [{"op_key": "vm-passata_monitor_10000", "node": "servvirt1", "exitstatus": "not running", "exitreason": ""}]
+  sample: [{"op_key": "vm-passata_monitor_10000", "node": "servvirt1", "exitstatus": "not running", "exitreason": "",
+            "last_rc_change": "2026-12-04 17:42:52Z"}]
 capacity:
   description:
     - Each node's utilization attributes (what it offers VMs when RV(placement_strategy) is not C(default)); an
@@ -140,6 +141,13 @@ placement_strategy:
   returned: when available
   type: str
   sample: balanced
+resource_defaults:
+  description:
+    - The meta attributes every resource takes unless it sets its own (the CIB's C(rsc_defaults), blocks without a
+      rule); an empty dict when the CIB has none.
+  returned: when available
+  type: dict
+  sample: {"resource-stickiness": "100", "migration-threshold": "3", "failure-timeout": "10min"}
 unwatched:
   description: The resources the cluster does not monitor or recover now, with the reason.
   returned: when available
@@ -149,7 +157,8 @@ unwatched:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
-    StatusError, merge, parse_crm_mon, parse_meta, parse_node_utilization, parse_property, unwatched)
+    StatusError, merge, parse_crm_mon, parse_meta, parse_node_utilization, parse_property, parse_resource_defaults,
+    unwatched)
 
 
 class NotAnswering(Exception):
@@ -176,6 +185,10 @@ def read(module):
     status = merge(status, parse_meta(sections["resources"]))
     status["capacity"] = parse_node_utilization(sections["nodes"])
     status["placement_strategy"] = parse_property(sections["crm_config"], "placement-strategy", "default")
+    # A CIB without resource defaults has no such section: cibadmin fails
+    # on the scope, and every resource keeps pacemaker's own defaults.
+    rc, out, err = module.run_command([cibadmin, "--query", "--scope", "rsc_defaults"], environ_update=env)
+    status["resource_defaults"] = parse_resource_defaults(out) if rc == 0 else {}
     return status
 
 

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.filter.status_report import status_reader, status_report
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
-    merge, parse_crm_mon, parse_meta, unwatched)
+    merge, parse_crm_mon, parse_meta, parse_resource_defaults, unwatched)
 
 UNIT = Path(__file__).resolve().parents[2]
 STATUS = UNIT / "plugins" / "module_utils" / "fixtures" / "pacemaker_status"
@@ -286,13 +286,32 @@ def test_a_vm_whose_start_failed_on_every_hypervisor_says_where_why_and_what_to_
     by hand; captured in the lab): the cluster leaves it stopped."""
     cluster = _cluster("crm_mon-vm-failed-start-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
     lines = _report(cluster, _hostvars(running={"servvirt1": ["passata"], "servvirt2": ["masterauth"]}))
-    assert ("vm speedauth: NOT RUNNING (FAILED TO START on servvirt2: Failed to start virtual domain speedauth; "
-            "servvirt1: Failed to start virtual domain speedauth; fix the cause, then crm_resource --cleanup "
-            "--resource vm-speedauth: docs/runbooks/vm-failed.md)") in lines, lines
+    assert ("vm speedauth: NOT RUNNING (FAILED TO START on servvirt2 at 2026-12-04 17:42:52Z: Failed to start "
+            "virtual domain speedauth; servvirt1 at 2026-12-04 17:42:51Z: Failed to start virtual domain speedauth; "
+            "fix the cause, then crm_resource --cleanup --resource vm-speedauth: docs/runbooks/vm-failed.md)"
+            ) in lines, lines
     assert "vm passata: servvirt1" in lines and "vm masterauth: servvirt2" in lines
     failed = next(line for line in lines if line.startswith("failed actions: "))
     assert failed == ("failed actions: vm-speedauth_start_0 on servvirt2 (Error occurred); "
                       "vm-speedauth_start_0 on servvirt1 (Error occurred)")
+
+
+def test_a_failed_start_says_when_the_cluster_tries_again_by_itself():
+    """With a failure-timeout among the resource defaults (the pacemaker
+    role's 10min, captured in the VM lab), the cluster forgets the failures
+    and starts the VM again: the line says so, and how to try at once. A
+    resource's own failure-timeout wins; 0 keeps the failures for ever."""
+    cluster = _cluster("crm_mon-vm-failed-start-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    cluster["resource_defaults"] = parse_resource_defaults((STATUS / "rsc_defaults-pacemaker3.xml").read_text())
+    assert cluster["resource_defaults"]["failure-timeout"] == "10min"
+    running = _hostvars(running={"servvirt1": ["passata"], "servvirt2": ["masterauth"]})
+    line = next(line for line in _report(cluster, running) if line.startswith("vm speedauth: "))
+    assert line.endswith("Failed to start virtual domain speedauth; the cluster tries again 10min after each failure "
+                         "(failure-timeout); to try at once, fix the cause, then crm_resource --cleanup --resource "
+                         "vm-speedauth: docs/runbooks/vm-failed.md)"), line
+    cluster["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = "0"
+    line = next(line for line in _report(cluster, running) if line.startswith("vm speedauth: "))
+    assert "tries again" not in line and "; fix the cause, then crm_resource --cleanup" in line, line
 
 
 def test_a_failed_start_of_a_vm_that_runs_elsewhere_is_only_a_failed_action():

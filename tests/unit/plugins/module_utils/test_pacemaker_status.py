@@ -85,7 +85,7 @@ def test_maintenance_alone_is_not_also_called_unmanaged():
 def test_failed_action():
     status = parse_crm_mon(_read("crm_mon-failed-action.xml"))
     assert status["failures"] == [{"op_key": "status-dummy_asyncmon_0", "node": "servvirt2", "exitstatus": "error",
-                                   "exitreason": "Simulated failure"}]
+                                   "exitreason": "Simulated failure", "last_rc_change": "2026-12-01 15:38:22Z"}]
 
 
 def test_a_failure_without_an_operation_key_is_named_by_its_id():
@@ -192,3 +192,32 @@ def test_node_utilization_and_placement_strategy():
         "servvirt1": {"cpu": 8, "host_memory": 23081, "hv_memory": 23081},
         "servvirt2": {"cpu": 8, "host_memory": 23081, "hv_memory": 23081}}
     assert parse_property(_read("crm_config-balanced-pacemaker3.xml"), "placement-strategy") == "balanced"
+
+
+def test_resource_defaults_and_the_failure_timeout_that_applies():
+    from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
+        failed_start_times, failure_timeout, parse_resource_defaults)
+    # As the pacemaker role leaves them (captured in the VM lab, pacemaker 3.0).
+    defaults = parse_resource_defaults(_read("rsc_defaults-pacemaker3.xml"))
+    assert defaults == {"resource-stickiness": "100", "migration-threshold": "3", "failure-timeout": "10min"}
+    # The first block wins; a block with a rule applies only sometimes and is left out.
+    text = ('<rsc_defaults><meta_attributes id="a"><rule id="r" score="0"><date_expression id="d" operation="lt" '
+            'end="2030-01-01"/></rule><nvpair id="a1" name="failure-timeout" value="1min"/></meta_attributes>'
+            '<meta_attributes id="b"><nvpair id="b1" name="failure-timeout" value="5min"/></meta_attributes>'
+            '<meta_attributes id="c"><nvpair id="c1" name="failure-timeout" value="9min"/></meta_attributes>'
+            '</rsc_defaults>')
+    assert parse_resource_defaults(text) == {"failure-timeout": "5min"}
+    with pytest.raises(StatusError, match="rsc_defaults section starts with <resources>"):
+        parse_resource_defaults(_read("resources-healthy.xml"))
+
+    status = _status("crm_mon-vm-failed-start-pacemaker3.xml", "resources-healthy-pacemaker3.xml")
+    assert failed_start_times(status, "vm-speedauth") == {"servvirt2": "2026-12-04 17:42:52Z",
+                                                          "servvirt1": "2026-12-04 17:42:51Z"}
+    assert failed_start_times(status, "vm-passata") == {}
+    assert failure_timeout(status, "vm-speedauth") == ""
+    status["resource_defaults"] = defaults
+    assert failure_timeout(status, "vm-speedauth") == "10min"
+    status["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = "0"
+    assert failure_timeout(status, "vm-speedauth") == ""
+    status["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = "2h"
+    assert failure_timeout(status, "vm-speedauth") == "2h"

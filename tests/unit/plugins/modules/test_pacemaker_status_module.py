@@ -13,7 +13,10 @@ FIXTURES = Path(__file__).parents[1] / "module_utils" / "fixtures" / "pacemaker_
 
 
 def _answers(mon="crm_mon-healthy.xml", resources="resources-healthy.xml", mon_rc=0, mon_err="",
-             nodes="nodes-no-utilization-pacemaker3.xml", crm_config="crm_config-pacemaker3.xml"):
+             nodes="nodes-no-utilization-pacemaker3.xml", crm_config="crm_config-pacemaker3.xml",
+             rsc_defaults="rsc_defaults-pacemaker3.xml"):
+    """crm_mon's and cibadmin's answers; rsc_defaults None answers as
+    cibadmin does for a CIB without that section (captured)."""
     calls = []
 
     def run(argv, data):
@@ -21,7 +24,10 @@ def _answers(mon="crm_mon-healthy.xml", resources="resources-healthy.xml", mon_r
         if argv[1] == "--one-shot":  # crm_mon
             return mon_rc, (FIXTURES / mon).read_text() if mon_rc == 0 else "", mon_err
         scope = argv[argv.index("--scope") + 1]
-        name = {"resources": resources, "nodes": nodes, "crm_config": crm_config}[scope]
+        if scope == "rsc_defaults" and rsc_defaults is None:
+            return (int((FIXTURES / "rsc_defaults-none.rc").read_text()), "",
+                    (FIXTURES / "rsc_defaults-none.stderr").read_text())
+        name = {"resources": resources, "nodes": nodes, "crm_config": crm_config, "rsc_defaults": rsc_defaults}[scope]
         return 0, (FIXTURES / name).read_text(), ""
     return run, calls
 
@@ -33,12 +39,22 @@ def test_reads_both_and_changes_nothing(run_module):
     assert calls == [["/usr/sbin/x", "--one-shot", "--output-as=xml"],
                      ["/usr/sbin/x", "--query", "--scope", "resources"],
                      ["/usr/sbin/x", "--query", "--scope", "nodes"],
-                     ["/usr/sbin/x", "--query", "--scope", "crm_config"]]
+                     ["/usr/sbin/x", "--query", "--scope", "crm_config"],
+                     ["/usr/sbin/x", "--query", "--scope", "rsc_defaults"]]
     assert result["resources"]["vm-passata"]["nodes"] == ["servvirt1"]
+    assert result["resource_defaults"] == {"resource-stickiness": "100", "migration-threshold": "3",
+                                           "failure-timeout": "10min"}
     assert result["unwatched"] == {}
     # A cluster without placement settings: no capacity anywhere, pacemaker's default strategy.
     assert result["capacity"] == {"servdb": {}, "servvirt1": {}, "servvirt2": {}}
     assert result["placement_strategy"] == "default"
+
+
+def test_a_cib_without_resource_defaults_reads_as_none(run_module):
+    run, dummy = _answers(rsc_defaults=None)
+    outcome, result = run_module(pacemaker_status.main, {}, run, "/usr/sbin/x", check_mode=True)
+    assert outcome == "exit" and result["available"] is True
+    assert result["resource_defaults"] == {}
 
 
 def test_names_a_vm_left_by_a_killed_move(run_module):
