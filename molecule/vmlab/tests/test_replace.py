@@ -49,8 +49,7 @@ def _standby(inv, node):
     return out.stdout.strip() if out.rc == 0 else ""
 
 
-def _qemu_alive(node):
-    pid = (STATE / f"{node}.pid").read_text().strip()
+def _alive(pid):
     return subprocess.run(["kill", "-0", pid], capture_output=True, check=False).returncode == 0
 
 
@@ -104,9 +103,11 @@ def test_a_wiped_hypervisor_is_rebuilt_with_the_survivor_s_data(inv):
     assert running_on(VM) == [survivor]
 
     # Powered off, its disks thrown away, a new machine from the image.
+    # (QEMU removes its pid file when it quits: read it first.)
+    pid = (STATE / f"{victim}.pid").read_text().strip()
     inv.node(victim).run("systemd-run --on-active=2 systemctl poweroff")
     deadline = time.monotonic() + 300
-    while _qemu_alive(victim):
+    while _alive(pid):
         assert time.monotonic() < deadline, f"{victim} did not power off"
         time.sleep(2)
     for disk in [f"{victim}.qcow2"] + [f"{victim}-{d['name']}.raw"
