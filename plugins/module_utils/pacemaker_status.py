@@ -239,12 +239,17 @@ def failure_timeout(status, rid):
     return "" if value in ("", "0", "0s", "0m", "0min", "0h") else value
 
 
+def _start_failures(status, rid):
+    """The failures of a parse_crm_mon() result that are starts of ``rid``."""
+    return [failure for failure in status.get("failures") or []
+            if str(failure.get("op_key") or "").startswith(rid + "_start_")]
+
+
 def failed_start_times(status, rid):
     """{node: when its start of ``rid`` failed, as crm_mon prints it} for
     the failures failed_starts() lists."""
     return dict((failure.get("node") or "?", failure.get("last_rc_change") or "")
-                for failure in status.get("failures") or []
-                if str(failure.get("op_key") or "").startswith(rid + "_start_"))
+                for failure in _start_failures(status, rid))
 
 
 def failed_starts(status, rid):
@@ -253,8 +258,7 @@ def failed_starts(status, rid):
     nodes again until the failures are cleared)."""
     return [[failure.get("node") or "?",
              (failure.get("exitreason") or failure.get("exitstatus") or "no reason given").rstrip(". ")]
-            for failure in status.get("failures") or []
-            if str(failure.get("op_key") or "").startswith(rid + "_start_")]
+            for failure in _start_failures(status, rid)]
 
 
 def online_nodes(status):

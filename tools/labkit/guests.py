@@ -6,12 +6,15 @@ tests."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 import time
 import urllib.request
 
 from ansible_collections.havirt.cluster.plugins.module_utils.iscsiadm import parse_sessions
 
+from labkit import inventory
 from labkit.vms import postmortem, running_on, vm_spec, wait_for_http
 
 # A guest's answer under TCG inside TCG with three guests running.
@@ -47,6 +50,30 @@ def qemu_pid(inv, vm: str) -> tuple[str, str]:
     hosts = running_on(vm)
     assert len(hosts) == 1, f"{vm} runs on {hosts}"
     return hosts[0], inv.node(hosts[0]).check_output("cat /run/libvirt/qemu/%s.pid", vm).strip()
+
+
+def lab_qemu_pid(node: str) -> str:
+    """The lab node's own QEMU process, from tools/vmlab's pid file (QEMU
+    removes the file when it quits: read it before)."""
+    return (inventory.PROJECT / ".vmlab" / f"{node}.pid").read_text().strip()
+
+
+def process_alive(pid: str) -> bool:
+    return subprocess.run(["kill", "-0", pid], capture_output=True, check=False).returncode == 0
+
+
+def power_on(nodes: list[str] | None = None) -> float:
+    """tools/vmlab/up.yml: the lab's nodes that are off started again (only
+    `nodes` when given), each answering SSH when it returns; the cached SSH
+    connections forgotten. Returns how long it took."""
+    extra = ["-e", json.dumps({"havirt_vmlab_start": nodes})] if nodes else []
+    started = time.monotonic()
+    up = subprocess.run(["ansible-playbook", *inventory.inventory_args(), "tools/vmlab/up.yml", *extra],
+                        cwd=inventory.PROJECT, env=inventory.clean_env(), capture_output=True, text=True,
+                        timeout=900, check=False)
+    assert up.returncode == 0, up.stdout[-3000:]
+    inventory.node.cache_clear()
+    return time.monotonic() - started
 
 
 def session_states(host) -> list[str]:

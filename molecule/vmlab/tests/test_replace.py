@@ -16,13 +16,13 @@ whole (passata on its preferred hypervisor, every VM started again)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 
 import pytest
 
 from labkit import drbd, inventory
+from labkit.guests import lab_qemu_pid, power_on, process_alive
 from labkit.vms import (all_running, alone, cluster_whole, http_get, playbook, postmortem, replace_node, running_on,
                          vm_spec, wait_for_http)
 
@@ -47,10 +47,6 @@ def _standby(inv, node):
     out = inv.node(inv.group("storage")[0]).run(
         "crm_attribute --node %s --name standby --query --quiet --lifetime forever", node)
     return out.stdout.strip() if out.rc == 0 else ""
-
-
-def _alive(pid):
-    return subprocess.run(["kill", "-0", pid], capture_output=True, check=False).returncode == 0
 
 
 def _write_token(vm, token):
@@ -103,19 +99,16 @@ def test_a_wiped_hypervisor_is_rebuilt_with_the_survivor_s_data(inv):
     assert running_on(VM) == [survivor]
 
     # Powered off, its disks thrown away, a new machine from the image.
-    # (QEMU removes its pid file when it quits: read it first.)
-    pid = (STATE / f"{victim}.pid").read_text().strip()
+    pid = lab_qemu_pid(victim)
     inv.node(victim).run("systemd-run --on-active=2 systemctl poweroff")
     deadline = time.monotonic() + 300
-    while _alive(pid):
+    while process_alive(pid):
         assert time.monotonic() < deadline, f"{victim} did not power off"
         time.sleep(2)
     for disk in [f"{victim}.qcow2"] + [f"{victim}-{d['name']}.raw"
                                         for d in inventory.hostvars(victim)["havirt_vmlab_data_disks"]]:
         (STATE / disk).unlink()
-    up = subprocess.run(["ansible-playbook", *inventory.inventory_args(), "tools/vmlab/up.yml"], cwd=inventory.PROJECT,
-                        env=inventory.clean_env(), capture_output=True, text=True, timeout=900, check=False)
-    assert up.returncode == 0, up.stdout[-3000:]
+    power_on()
     fresh = inv.node(victim)
     assert fresh.run("test -e /etc/corosync/authkey").rc != 0, "the new root disk holds the old cluster key"
     # DRBD keeps its internal metadata at the end of the backing device.

@@ -25,17 +25,15 @@ prober, is one of the nodes that goes."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
 
-from labkit import drbd, inventory
-from labkit.guests import get, reachable
+from labkit import drbd
+from labkit.guests import get, lab_qemu_pid, power_on, process_alive, reachable
 from labkit.vms import all_running, postmortem, vms, wait_for_http
 
 GUEST_WAIT = 420
@@ -43,7 +41,6 @@ GUEST_WAIT = 420
 # their cluster forms without it, their boot login has failed, the VMs
 # stored on it cannot start.
 HOLD = 240
-STATE = inventory.PROJECT / ".vmlab"
 
 
 def _failure_timeout_s(inv) -> float:
@@ -55,28 +52,6 @@ def _failure_timeout_s(inv) -> float:
     assert match, f"pacemaker_resource_defaults has no failure-timeout ({value!r}): failed starts are never retried"
     unit = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}[match.group(2) or ""]
     return float(match.group(1)) * unit
-
-
-def _power(nodes: list[str] | None = None) -> float:
-    """tools/vmlab/up.yml for `nodes` only (all when None); returns how long
-    it took (the nodes answer SSH when it ends)."""
-    extra = ["-e", json.dumps({"havirt_vmlab_start": nodes})] if nodes else []
-    started = time.monotonic()
-    up = subprocess.run(["ansible-playbook", *inventory.inventory_args(), "tools/vmlab/up.yml", *extra],
-                        cwd=inventory.PROJECT, env=inventory.clean_env(), capture_output=True, text=True,
-                        timeout=900, check=False)
-    assert up.returncode == 0, up.stdout[-3000:]
-    inventory.node.cache_clear()
-    return time.monotonic() - started
-
-
-def _qemu_pid(node: str) -> str:
-    """The node's QEMU process (QEMU removes its pid file when it quits)."""
-    return (STATE / f"{node}.pid").read_text().strip()
-
-
-def _alive(pid: str) -> bool:
-    return subprocess.run(["kill", "-0", pid], capture_output=True, check=False).returncode == 0
 
 
 def _answers(vm: str) -> bool:
@@ -122,21 +97,21 @@ def test_after_a_site_power_cut_the_cluster_brings_every_vm_back_by_itself(inv):
             drbd.wait_in_sync(vm)
 
     # The power cut: every node at once.
-    pids = {node: _qemu_pid(node) for node in inv.group("cluster")}
+    pids = {node: lab_qemu_pid(node) for node in inv.group("cluster")}
     for node in inv.group("cluster"):
         try:
             drbd.qmp(node, "quit")
         except (OSError, ValueError):
             pass  # QEMU may close its monitor before it answers
     deadline = time.monotonic() + 60
-    while any(_alive(pid) for pid in pids.values()):
+    while any(process_alive(pid) for pid in pids.values()):
         assert time.monotonic() < deadline, "a node's QEMU did not quit"
         time.sleep(1)
     start = time.monotonic()
     print(f"\npower cut of {', '.join(inv.group('cluster'))}; the VMs' tokens {tokens}")
 
     # The hypervisors come back first.
-    took = _power(hypervisors)
+    took = power_on(hypervisors)
     print(f"+{time.monotonic() - start:.0f} s: {', '.join(hypervisors)} answer SSH ({took:.0f} s to boot)")
     timeline = []
     hold_end = time.monotonic() + HOLD
@@ -151,7 +126,7 @@ def test_after_a_site_power_cut_the_cluster_brings_every_vm_back_by_itself(inv):
     print(units.stdout)
 
     # Then the storage node; nothing else is done by hand.
-    took = _power()
+    took = power_on()
     storage_on = time.monotonic() - start
     print(f"+{storage_on:.0f} s: {storage_name} answers SSH ({took:.0f} s to boot)")
     back = {}

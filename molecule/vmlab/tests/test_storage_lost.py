@@ -21,12 +21,12 @@ restart (a cluster set up with 120 s) is not followed here."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 import uuid
 
 from labkit import drbd, inventory
-from labkit.guests import Prober, assert_carried_on, assert_writes_done, boot_id, storage_back, watch_start
+from labkit.guests import (Prober, assert_carried_on, assert_writes_done, boot_id, power_on, storage_back,
+                           watch_start)
 from labkit.runbooks import BOOKS, blocks, follow
 from labkit.status import status_lines
 from labkit.vms import file_vms, vms
@@ -131,10 +131,7 @@ def test_the_storage_node_lost_holds_the_vms_and_its_runbook_brings_it_back(inv)
         held_for = time.monotonic() - start
 
         # 2. Power it on.
-        up = subprocess.run(["ansible-playbook", *inventory.inventory_args(), "tools/vmlab/up.yml"],
-                            cwd=inventory.PROJECT, env=inventory.clean_env(), capture_output=True, text=True,
-                            timeout=900, check=False)
-        assert up.returncode == 0, up.stdout[-3000:]
+        power_on()
         deadline = time.monotonic() + BACK_WAIT
         while not _settled(inv, storage_name, storage_boot):
             assert time.monotonic() < deadline, \
