@@ -21,6 +21,10 @@ What the real tools do, and these functions follow:
   UUID 0000000000000004 (UUID_JUST_CREATED).
 * ``drbdadm -d adjust RES`` prints the commands adjust would run, one a
   line; nothing when the running resource matches its configuration.
+* ``drbdadm resize RES`` makes the device as big as the smaller of the
+  two backing devices allows (internal metadata moved to the new end),
+  only while connected and with one node Primary, and resyncs the new
+  part; it does nothing when neither backing device grew.
 * Those commands carry the peers' shared secret (``--shared-secret=``,
   shell-quoted), and so does drbdadm's message when one of them fails
   ("Command '...' terminated with exit code 10"); ``drbdadm dump`` prints
@@ -198,3 +202,48 @@ def redact_secrets(value):
     if isinstance(value, (list, tuple)):
         return type(value)(redact_secrets(item) for item in value)
     return value
+
+
+SECTOR = 512
+# What a grow must add before the module asks DRBD for it: DRBD rounds
+# sizes down, and a device within this of its backing device's usable
+# size is taken as using all of it.
+GROW_SLACK = 1024 * 1024
+
+
+def internal_metadata_bytes(backing_bytes):
+    """The room DRBD 8.4's internal metadata takes at the end of a backing
+    device of ``backing_bytes``: 4 KiB of bitmap for each 128 MiB started
+    (one bit per 4 KiB block), plus the 4 KiB superblock and the 32 KiB
+    activity log."""
+    sectors = backing_bytes // SECTOR
+    bitmap_sectors = ((sectors + (1 << 18) - 1) >> 18) * 8
+    return (bitmap_sectors + 72) * SECTOR
+
+
+def usable_bytes(backing_bytes):
+    """What a DRBD device on ``backing_bytes`` of backing device (internal
+    metadata) can hold at most."""
+    return max(0, backing_bytes // SECTOR * SECTOR - internal_metadata_bytes(backing_bytes))
+
+
+def grow_plan(status, device_bytes, backing_bytes):
+    """Whether ``drbdadm resize`` should run on this node, from its status
+    (parse_proc_drbd), the DRBD device's size and its backing device's.
+
+    Returns (action, reason): ``none`` (nothing to grow), ``resize`` (run
+    it), or ``wait`` (the backing device grew, but DRBD 8.4 can only grow
+    a connected resource with both disks UpToDate and one node Primary:
+    the reason says what is missing)."""
+    usable = usable_bytes(backing_bytes)
+    if usable < device_bytes + GROW_SLACK:
+        return "none", "the device uses its backing device (%s of %s)" % (device_bytes, backing_bytes)
+    if not is_whole(status):
+        return "wait", ("its backing device grew (%s bytes, the device %s) but the resource is %s: it can be "
+                        "grown only when Connected and UpToDate on both nodes"
+                        % (backing_bytes, device_bytes, describe(status)))
+    if "Primary" not in (status.get("role"), status.get("peer_role")):
+        return "wait", ("its backing device grew (%s bytes, the device %s) but neither node is Primary (its VM is "
+                        "stopped): DRBD 8.4 grows a device only through a Primary; run again while the VM runs"
+                        % (backing_bytes, device_bytes))
+    return "resize", "its backing device grew to %s bytes (the device %s)" % (backing_bytes, device_bytes)

@@ -26,6 +26,12 @@ description:
     C(Inconsistent), this node's metadata just created), this node is forced primary for a moment to
     start the first full sync towards the peer, then made secondary again. On any other resource the
     option does nothing and RV(initial_sync) says why.
+  - >-
+    With O(grow=true), a resource whose backing device grew (on this node: an C(lvextend), a bigger disk) is grown
+    online (C(drbdadm resize)) to what the smaller of the two backing devices holds, its internal metadata moved to
+    the new end, and the new part resynced. DRBD 8.4 does this only while the resource is Connected, UpToDate on
+    both nodes, with one node Primary (its VM running); otherwise RV(grow) says what is missing and nothing is
+    changed. Run it on one node only.
   - Promotion and demotion are left to the cluster manager, which decides which node is
     primary.
 notes:
@@ -72,6 +78,11 @@ options:
         --config-file)). With check mode this checks a configuration before it is installed, including
         whether its backing device may take new metadata.
     type: path
+  grow:
+    description:
+      - Grow the resource when its backing device on this node holds more than the DRBD device uses (see above).
+    type: bool
+    default: false
   wait_connected:
     description:
       - Seconds to wait for the peer to connect after the resource is up; the module fails, naming the
@@ -139,6 +150,23 @@ commands:
   type: list
   elements: str
   sample: ["/usr/sbin/drbdadm create-md --force passata", "/usr/sbin/drbdadm adjust passata"]
+grow:
+  description:
+    - >-
+      With O(grow=true): V(none) (the device uses its backing device), V(grown) (would be, in check mode), V(wait)
+      (the backing device grew but the resource cannot grow now) or V(not grown) (C(drbdadm resize) kept the size:
+      the peer's backing device has not grown); RV(grow_reason) says why, with the sizes.
+  returned: always
+  type: str
+  sample: grown
+grow_reason:
+  description: Why, in words, with the sizes in bytes.
+  returned: always
+  type: str
+device_size:
+  description: The DRBD device's size in bytes after the run (0 when down).
+  returned: always
+  type: int
 summary:
   description: The state in one line.
   returned: always
@@ -153,10 +181,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    describe, is_connected, needs_initial_sync, parse_adjust_dry_run, redact_secrets)
+    describe, grow_plan, is_connected, needs_initial_sync, parse_adjust_dry_run, redact_secrets)
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd_tool import Drbd, DrbdFailure
 
 PROC_DRBD = "/proc/drbd"
+SYS_BLOCK = "/sys/block"
 
 
 def ensure_metadata(module, tool, backing):
@@ -185,6 +214,51 @@ def ensure_metadata(module, tool, backing):
     return True
 
 
+def size_of(path):
+    """A block device's (or file's) size in bytes: its end, as the kernel has it now."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+def device_size(minor):
+    """The DRBD device's size in bytes, from sysfs (0 when it is down):
+    read without opening the device, which a Secondary refuses."""
+    try:
+        with open(os.path.join(SYS_BLOCK, "drbd%d" % minor, "size")) as handle:
+            return int(handle.read().strip()) * 512
+    except (IOError, OSError, ValueError):
+        return 0
+
+
+def grow(module, tool, minor, backing, status):
+    """drbdadm resize when the backing device grew and DRBD 8.4 allows it.
+    Returns (outcome, reason, changed)."""
+    before = device_size(minor)
+    try:
+        backing_bytes = size_of(backing)
+    except OSError as exc:
+        raise DrbdFailure("cannot read the size of %s, the backing device of %s: %s" % (backing, tool.name, exc))
+    action, reason = grow_plan(status, before, backing_bytes)
+    if action == "none":
+        return "none", reason, False
+    if action == "wait":
+        module.warn("%s not grown: %s" % (tool.name, reason))
+        return "wait", reason, False
+    if module.check_mode:
+        return "grown", "would run drbdadm resize: %s" % reason, True
+    tool.run(["resize", tool.name], change=True)
+    after = device_size(minor)
+    if after <= before:
+        reason = ("drbdadm resize kept %s at %s bytes although this node's backing device has %s: grow the backing "
+                  "device on the peer as well, then run again" % (tool.name, before, backing_bytes))
+        module.warn(reason)
+        return "not grown", reason, False
+    return "grown", "from %s to %s bytes (backing device %s bytes); the new part resyncs" % (before, after, backing_bytes), True
+
+
 def wait_for_connection(tool, minor, seconds):
     deadline = time.time() + seconds
     status = tool.status(minor)
@@ -207,13 +281,15 @@ def main():
             initialize_nonempty=dict(type="bool", default=False),
             initial_sync_source=dict(type="bool", default=False),
             wait_connected=dict(type="int", default=0),
+            grow=dict(type="bool", default=False),
             config_file=dict(type="path"),
         ),
         supports_check_mode=True,
     )
     module.run_command_environ_update = dict(LANG="C", LC_ALL="C", LC_MESSAGES="C")
     params = module.params
-    result = dict(changed=False, created_metadata=False, adjust_commands=[], initial_sync="not asked")
+    result = dict(changed=False, created_metadata=False, adjust_commands=[], initial_sync="not asked",
+                  grow="not asked", grow_reason="", device_size=0)
     try:
         tool = Drbd(module, params["name"], PROC_DRBD)
     except DrbdFailure as exc:
@@ -260,6 +336,14 @@ def main():
                     result["initial_sync"] = "not started: the peer is not connected (%s)" % describe(after)
                 else:
                     result["initial_sync"] = "not needed (%s)" % describe(after)
+            if params["grow"] and after:
+                result["grow"], result["grow_reason"], grew = grow(module, tool, minor, backing, after)
+                result["changed"] = result["changed"] or grew
+                if grew and not module.check_mode:
+                    after = tool.status(minor)
+            elif params["grow"]:
+                result.update(grow="wait", grow_reason="the resource is down (check mode: not brought up)")
+        result["device_size"] = device_size(minor)
     except DrbdFailure as exc:
         # drbdadm names the drbdsetup command that failed, shared secret included.
         module.fail_json(**redact_secrets(dict(result, msg=str(exc), commands=tool.ran)))

@@ -84,17 +84,30 @@ def primaries(name: str, nodes: list[str] | None = None) -> list[str]:
     return [node for node in (nodes or inv.group("hypervisors")) if status(node, name).get("role") == "Primary"]
 
 
-def qmp(node: str, command: str) -> dict:
-    """Run one QMP command on a lab VM's QEMU, through its monitor socket in
-    the VM lab's state directory (tools/vmlab/up.yml)."""
+def verify(node: str, name: str, timeout: float = 600) -> dict:
+    """DRBD's online verify of the resource from `node`: every block of
+    both copies compared by checksum (verify-alg). Returns the KiB found
+    out of sync on each hypervisor."""
+    inv.node(node).check_output("drbdadm verify %s", name)
+    deadline = time.monotonic() + timeout
+    time.sleep(2)
+    while status(node, name).get("cstate", "").startswith("Verify"):
+        assert time.monotonic() < deadline, f"the verify of {name} did not end in {timeout} s"
+        time.sleep(3)
+    return {n: status(n, name)["out_of_sync_kib"] for n in inv.group("hypervisors")}
+
+
+def qmp(node: str, command: str, arguments: dict | None = None) -> dict:
+    """Run one QMP command (with its arguments) on a lab VM's QEMU, through
+    its monitor socket in the VM lab's state directory (tools/vmlab/up.yml)."""
     path = inv.PROJECT / ".vmlab" / f"{node}.qmp"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(10)
         sock.connect(str(path))
         stream = sock.makefile("rw")
         stream.readline()  # greeting
-        for execute in ("qmp_capabilities", command):
-            stream.write(json.dumps({"execute": execute}) + "\n")
+        for execute, args in (("qmp_capabilities", None), (command, arguments)):
+            stream.write(json.dumps(dict({"execute": execute}, **({"arguments": args} if args else {}))) + "\n")
             stream.flush()
             while True:
                 answer = json.loads(stream.readline())

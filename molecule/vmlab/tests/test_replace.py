@@ -58,20 +58,6 @@ def _read_token(vm):
     return out[-1] if len(out) == 2 and out[0] == "read" else ""
 
 
-def _verify(inv, node, name, timeout=600):
-    """DRBD's online verify of the resource from `node`: every block of
-    both copies compared by checksum (verify-alg). Returns the KiB found
-    out of sync on each side."""
-    host = inv.node(node)
-    host.check_output("drbdadm verify %s", name)
-    deadline = time.monotonic() + timeout
-    time.sleep(2)
-    while drbd.status(node, name).get("cstate", "").startswith("Verify"):
-        assert time.monotonic() < deadline, f"the verify of {name} did not end in {timeout} s"
-        time.sleep(3)
-    return {n: drbd.status(n, name)["out_of_sync_kib"] for n in inv.group("hypervisors")}
-
-
 def test_a_running_node_is_refused_and_nothing_changes(inv):
     victim = vm_spec(VM)["preferred"]
     before = _cluster(inv, "cibadmin --query --scope nodes")
@@ -141,6 +127,6 @@ def test_a_wiped_hypervisor_is_rebuilt_with_the_survivor_s_data(inv):
     wait_for_http(VM, timeout=120)
     assert _read_token(VM) == token, postmortem(VM)
     assert drbd.wait_in_sync(VM) < 5
-    found = _verify(inv, victim, VM)
+    found = drbd.verify(victim, VM)
     print(f"drbdadm verify {VM} (minor {res['minor']}) after the rebuild: out of sync {found} KiB")
     assert found == {h: 0 for h in inv.group("hypervisors")}

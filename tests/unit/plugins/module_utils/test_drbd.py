@@ -147,3 +147,52 @@ def test_describe():
     assert m.describe({}) == "down"
     parsed = m.parse_proc_drbd(text("proc_drbd_wfconnection_inconsistent.txt"))["minors"][1]
     assert m.describe(parsed) == "WFConnection Secondary/Unknown Inconsistent/DUnknown"
+
+
+# Growing a resource. The sizes are the VM lab's: a 64 MiB backing device
+# gave 65496 KiB of device (proc_drbd_wfconnection_inconsistent.txt: all
+# of it out of sync), a 320 MiB one 327632 KiB (passata and scratch).
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("backing, usable", [
+    (64 * MIB, 65496 * 1024),
+    (320 * MIB, 327632 * 1024),
+    # Past 128 MiB steps the bitmap takes one more 4 KiB.
+    (128 * MIB, 128 * MIB - 40 * 1024),
+    (128 * MIB + 512, 128 * MIB + 512 - 44 * 1024),
+])
+def test_usable_size_leaves_room_for_internal_metadata(backing, usable):
+    assert m.usable_bytes(backing) == usable
+
+
+WHOLE_PRIMARY = dict(cstate="Connected", role="Primary", peer_role="Secondary", disk="UpToDate", peer_disk="UpToDate")
+
+
+def test_a_device_that_uses_its_backing_device_is_not_grown():
+    action, reason = m.grow_plan(WHOLE_PRIMARY, 327632 * 1024, 320 * MIB)
+    assert action == "none" and "uses its backing device" in reason
+
+
+def test_rounding_below_a_mib_is_not_a_grow():
+    assert m.grow_plan(WHOLE_PRIMARY, 327632 * 1024 - 512 * 1024, 320 * MIB)[0] == "none"
+
+
+def test_a_grown_backing_device_is_resized_from_either_node_while_one_is_primary():
+    assert m.grow_plan(WHOLE_PRIMARY, 327632 * 1024, 384 * MIB)[0] == "resize"
+    peer_primary = dict(WHOLE_PRIMARY, role="Secondary", peer_role="Primary")
+    assert m.grow_plan(peer_primary, 327632 * 1024, 384 * MIB)[0] == "resize"
+
+
+def test_without_a_primary_the_grow_waits_for_the_vm():
+    both_secondary = dict(WHOLE_PRIMARY, role="Secondary")
+    action, reason = m.grow_plan(both_secondary, 327632 * 1024, 384 * MIB)
+    assert action == "wait" and "neither node is Primary" in reason
+
+
+@pytest.mark.parametrize("name", ["proc_drbd_syncsource.txt", "proc_drbd_standalone.txt",
+                                  "proc_drbd_wfconnection_forced_primary.txt"])
+def test_a_resyncing_or_disconnected_resource_is_not_grown(name):
+    status = m.parse_proc_drbd(text(name))["minors"][1]
+    action, reason = m.grow_plan(status, 65496 * 1024, 384 * MIB)
+    assert action == "wait" and "Connected and UpToDate on both nodes" in reason and status["cstate"] in reason

@@ -5,6 +5,7 @@ as files. The normal flow is proven for real in the VM lab (molecule/vmlab)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,23 @@ def lab(run_module, tmp_path, monkeypatch):
     DRBDADM: the arguments tell them apart."""
     proc = tmp_path / "drbd"
     monkeypatch.setattr(drbd_resource, "PROC_DRBD", str(proc))
+    monkeypatch.setattr(drbd_resource, "SYS_BLOCK", str(tmp_path / "sys"))
     backing = tmp_path / "backing"
 
-    def runner(args, proc_text, answers, disk=b"\0" * 4096, check_mode=False, diff=False, proc_after=None):
+    def runner(args, proc_text, answers, disk=b"\0" * 4096, check_mode=False, diff=False, proc_after=None,
+               sizes=None, minor=1):
+        """sizes: (backing device, DRBD device before, DRBD device after
+        drbdadm resize), in bytes; minor: the resource's."""
+        sys_size = tmp_path / "sys" / ("drbd%d" % minor) / "size"
+        sys_size.parent.mkdir(parents=True, exist_ok=True)
         proc.write_text(proc_text)
         backing.write_bytes(disk)
+        if sizes:
+            os.truncate(backing, sizes[0])
+            sys_size.write_text("%d\n" % (sizes[1] // 512))
         calls = []
-        base = {"sh-ll-dev r0": (0, str(backing) + "\n", ""), "sh-dev r0": (0, "/dev/drbd1\n", ""),
-                "sh-minor r0": (0, "1\n", "")}
+        base = {"sh-ll-dev r0": (0, str(backing) + "\n", ""), "sh-dev r0": (0, "/dev/drbd%d\n" % minor, ""),
+                "sh-minor r0": (0, "%d\n" % minor, "")}
 
         def run_command(argv, _data):
             calls.append(argv)
@@ -64,11 +74,14 @@ def lab(run_module, tmp_path, monkeypatch):
                 key = " ".join(argv[1:])
                 if key in ("adjust r0",) and proc_after is not None:
                     proc.write_text(proc_after)
+                if key == "resize r0" and sizes:
+                    sys_size.write_text("%d\n" % (sizes[2] // 512))
                 return dict(base, **answers).get(key, (0, "", ""))
             raise AssertionError("unexpected command %r" % argv)
         kind, result = run_module(drbd_resource.main, dict(name="r0", **args), run_command, DRBDADM,
                                   check_mode=check_mode, diff=diff)
-        changing = [c[1:] for c in calls if c[0] == DRBDADM and c[1] in ("create-md", "adjust", "primary", "secondary", "down")]
+        changing = [c[1:] for c in calls
+                    if c[0] == DRBDADM and c[1] in ("create-md", "adjust", "primary", "secondary", "down", "resize")]
         return kind, result, changing
     return runner
 
@@ -213,3 +226,58 @@ def test_a_configuration_file_to_check_is_read_instead_of_the_installed_one(run_
     assert kind == "exit" and result["created_metadata"]
     drbdadm = [c for c in calls if not {"--no-act", "--probe"} & set(c)]
     assert drbdadm and all(c[1:3] == ["--config-file", "/tmp/scratch/drbd.conf"] for c in drbdadm)
+
+
+# Growing (grow=true). The sizes: the VM lab's 320 MiB backing devices
+# (327632 KiB of device), grown to 384 MiB (393168 KiB of device).
+MIB = 1024 * 1024
+PRIMARY = text("proc_drbd_connected_primary.txt")
+GROWN = (384 * MIB, 327632 * 1024, 393168 * 1024)
+
+
+def test_a_grown_backing_device_grows_the_resource(lab):
+    kind, result, changing = lab({"grow": True}, PRIMARY, {}, sizes=GROWN)
+    assert kind == "exit" and result["changed"] and changing == [["resize", "r0"]]
+    assert result["grow"] == "grown" and result["device_size"] == 393168 * 1024
+    assert "from 335495168 to 402604032 bytes" in result["grow_reason"]
+
+
+def test_check_mode_says_it_would_grow_and_does_not(lab):
+    kind, result, changing = lab({"grow": True}, PRIMARY, {}, sizes=GROWN, check_mode=True)
+    assert kind == "exit" and result["changed"] and changing == []
+    assert result["grow"] == "grown" and result["grow_reason"].startswith("would run drbdadm resize")
+    assert result["device_size"] == 327632 * 1024
+
+
+def test_a_resource_that_uses_its_backing_device_is_left_alone(lab):
+    kind, result, changing = lab({"grow": True}, PRIMARY, {}, sizes=(320 * MIB, 327632 * 1024, 0))
+    assert kind == "exit" and not result["changed"] and changing == [] and result["grow"] == "none"
+
+
+def test_a_peer_whose_backing_device_did_not_grow_keeps_the_size_and_says_so(lab):
+    kind, result, changing = lab({"grow": True}, PRIMARY, {}, sizes=(384 * MIB, 327632 * 1024, 327632 * 1024))
+    assert kind == "exit" and not result["changed"] and changing == [["resize", "r0"]]
+    assert result["grow"] == "not grown" and "grow the backing device on the peer" in result["grow_reason"]
+    assert any("grow the backing device on the peer" in w for w in result["warnings"])
+
+
+def test_without_a_primary_the_resource_waits_for_its_vm(lab):
+    # scratch (minor 2) in the VM lab: no VM uses it, both sides Secondary.
+    kind, result, changing = lab({"grow": True}, text("proc_drbd_connected_both_secondary.txt"), {}, sizes=GROWN,
+                                 minor=2)
+    assert kind == "exit" and not result["changed"] and changing == []
+    assert result["grow"] == "wait" and "neither node is Primary" in result["grow_reason"]
+
+
+def test_a_resyncing_resource_is_not_grown(lab):
+    kind, result, changing = lab({"grow": True}, text("proc_drbd_syncsource.txt"), {}, sizes=GROWN)
+    assert kind == "exit" and changing == [] and result["grow"] == "wait"
+    assert "SyncSource" in result["grow_reason"]
+
+
+def test_drbds_refusal_to_resize_is_reported_as_it_said_it(lab):
+    # The VM stopped between the status read and the resize: DRBD's answer.
+    kind, result, changing = lab({"grow": True}, PRIMARY, {"resize r0": (10, "", text("resize_no_primary.stderr"))},
+                                 sizes=GROWN)
+    assert kind == "fail" and changing == [["resize", "r0"]]
+    assert "Need one Primary node to resize" in result["msg"]
