@@ -148,6 +148,17 @@ def merge_signatures(wipefs, blkid):
     return list(wipefs) + [sig for sig in blkid if sig["type"] not in types]
 
 
+def size_of(path):
+    """The size in bytes of a block device or file, as the kernel has it now
+    (lseek SEEK_END): a device grown under a running system shows its new
+    size at once. Raises OSError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
 def nonzero_areas(path, area=MIB):
     """Which of the first and the last ``area`` bytes of ``path`` are not all
     zeros: ``[]``, ``["first MiB"]``, ``["last MiB"]``, both, or

@@ -140,18 +140,9 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe
+from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe, size_of
 from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import (
     ImageError, check_fits, fill_commands, human, marker_path, parse_checksum, parse_info)
-
-
-def disk_size(path):
-    """The size in bytes of a block device or file (lseek SEEK_END)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)
 
 
 def file_digest(path, algorithm):
@@ -191,7 +182,7 @@ def main():
     except ImageError as exc:
         refuse(str(exc))
     try:
-        size = disk_size(path)
+        size = size_of(path)
         report = probe(module, path)
     except (ImageError, BlockdevError, OSError) as exc:
         refuse("cannot read %s: %s" % (path, exc))

@@ -179,9 +179,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe
+from ansible_collections.havirt.cluster.plugins.module_utils.blockdev import BlockdevError, probe, size_of
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    describe, grow_plan, is_connected, needs_initial_sync, parse_adjust_dry_run, redact_secrets)
+    SECTOR, describe, grow_plan, is_connected, needs_initial_sync, parse_adjust_dry_run, redact_secrets)
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd_tool import Drbd, DrbdFailure
 
 PROC_DRBD = "/proc/drbd"
@@ -214,21 +214,12 @@ def ensure_metadata(module, tool, backing):
     return True
 
 
-def size_of(path):
-    """A block device's (or file's) size in bytes: its end, as the kernel has it now."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)
-
-
 def device_size(minor):
     """The DRBD device's size in bytes, from sysfs (0 when it is down):
     read without opening the device, which a Secondary refuses."""
     try:
         with open(os.path.join(SYS_BLOCK, "drbd%d" % minor, "size")) as handle:
-            return int(handle.read().strip()) * 512
+            return int(handle.read().strip()) * SECTOR
     except (IOError, OSError, ValueError):
         return 0
 
