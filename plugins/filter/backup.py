@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.havirt.cluster.plugins.module_utils.drbd import DrbdOutputError, parse_proc_drbd
 from ansible_collections.havirt.cluster.plugins.module_utils.vm_backup import (
     BackupError, check_id, expired, send_commands)
 
@@ -243,6 +244,46 @@ def backup_status(found, hostvars, hypervisors, vms, host, directory, schedule="
     return lines
 
 
+def _drbd_role(text, minor):
+    try:
+        status = parse_proc_drbd(text).get("minors", {}).get(int(minor))
+    except DrbdOutputError:
+        return "no drbd module"
+    return status["role"] if status else "down"
+
+
+def backup_restorer(texts, hypervisors, vms, name, drbd_resources=None):
+    """Which hypervisor writes a restore onto VM ``name``'s disks.
+    ``texts``: each hypervisor's /proc/drbd ('' where unread);
+    ``hypervisors``: those of the run, in order; ``vms``: havirt_vms;
+    ``drbd_resources``: havirt_drbd_resources. A disk on a DRBD resource
+    can only be opened where DRBD is Primary (a Secondary's device
+    refuses: "Wrong medium type"), and with the VM stopped the cluster
+    keeps the resource promoted on one node: that node. Any other disk
+    (a LUN, a file on the shared store) is written by the first
+    hypervisor. Returns {'host', 'problem'}: a problem when no
+    hypervisor of the run holds the resource Primary."""
+    hypervisors = [str(h) for h in hypervisors or []]
+    if not hypervisors:
+        return {"host": "", "problem": "no hypervisor in this run"}
+    vm = next((v for v in vms or [] if isinstance(v, Mapping) and v.get("name") == name), {})
+    resource = ((vm.get("disk") or {}) if isinstance(vm.get("disk"), Mapping) else {}).get("drbd")
+    if not resource:
+        return {"host": hypervisors[0], "problem": ""}
+    res = next((r for r in drbd_resources or [] if isinstance(r, Mapping) and r.get("name") == resource), None)
+    if res is None:
+        problem = "%s's disk is the DRBD resource %s, which havirt_drbd_resources does not define" % (name, resource)
+        return {"host": "", "problem": problem}
+    roles = dict((host, _drbd_role((texts or {}).get(host, ""), res["minor"])) for host in hypervisors)
+    primary = [host for host in hypervisors if roles[host] == "Primary"]
+    if primary:
+        return {"host": primary[0], "problem": ""}
+    problem = ("%s's disk is the DRBD resource %s, Primary on no hypervisor of this run (%s): the cluster promotes "
+               "it where the VM may run (crm_mon --one-shot shows where; a node left out by --limit cannot write it)"
+               % (name, resource, ", ".join("%s %s" % item for item in roles.items())))
+    return {"host": "", "problem": problem}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -254,4 +295,5 @@ class FilterModule:
             "backup_expired": backup_expired,
             "backup_choice": backup_choice,
             "backup_stored": backup_stored,
+            "backup_restorer": backup_restorer,
         }

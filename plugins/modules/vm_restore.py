@@ -98,6 +98,19 @@ consistency:
   returned: success
   type: str
   sample: crash-consistent
+touched:
+  description:
+    - Whether a disk was written (in part or whole). On a failure, false means every disk is as it was
+      (restore.yml then lets the cluster start the VM again); true means the disk of C(failed_disk) was
+      partly written and must not boot before another restore.
+  returned: success, and a failure while writing
+  type: bool
+  sample: false
+failed_disk:
+  description: The disk (target) whose write failed.
+  returned: failure while writing
+  type: str
+  sample: vda
 """
 
 import os
@@ -201,14 +214,14 @@ def main():
             rc, out, err = module.run_command(argv)
             if rc != 0:
                 problem = "writing %s onto %s failed: %s" % (saved["file"], vb.describe(disk["source"]), err.strip())
-                module.fail_json(msg=problem, written=written[:-1])
+                module.fail_json(msg=problem, written=written[:-1], touched=True, failed_disk=disk["target"])
     except vb.BackupError as exc:
         module.fail_json(msg=str(exc))
     except libvirt.libvirtError as exc:
         module.fail_json(msg="libvirt failed while restoring %s: %s" % (params["name"], exc))
     finally:
         conn.close()
-    module.exit_json(changed=True, written=written, consistency=backup["consistency"])
+    module.exit_json(changed=True, written=written, consistency=backup["consistency"], touched=not module.check_mode)
 
 
 if __name__ == "__main__":

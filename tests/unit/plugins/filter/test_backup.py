@@ -213,3 +213,52 @@ def test_xen_hypervisors_take_no_backup_settings(host, schedule):
 
 def test_xen_without_backups_is_fine():
     assert f.backup_problems("", HOSTS, HYPERVISORS, "/srv/havirt-backups", 7, "", "xen") == []
+
+
+# restore.yml: which hypervisor writes the disks (captured /proc/drbd of the VM lab, DRBD 8.4.11).
+DRBD = pathlib.Path(__file__).parents[1] / "module_utils" / "fixtures" / "drbd"
+PRIMARY = (DRBD / "proc_drbd_connected_primary.txt").read_text()
+SECONDARY = (DRBD / "proc_drbd_connected_secondary.txt").read_text()
+BOTH_SECONDARY = (DRBD / "proc_drbd_connected_both_secondary.txt").read_text()
+ON_DRBD = [{"name": "passata", "disk": {"drbd": "passata"}}, {"name": "masterauth", "disk": {"path": "/cluster/m.qcow2"}},
+           {"name": "dns", "disk": {"lun": 2}}, {"name": "lost", "disk": {"drbd": "nope"}}]
+RESOURCES = [{"name": "passata", "minor": 1, "port": 7789, "disk": "/dev/vdb"}]
+HYPERVISORS = ["servvirt1", "servvirt2"]
+
+
+@pytest.mark.parametrize("texts, host", [
+    ({"servvirt1": PRIMARY, "servvirt2": SECONDARY}, "servvirt1"),
+    ({"servvirt1": SECONDARY, "servvirt2": PRIMARY}, "servvirt2"),
+])
+def test_a_drbd_disk_is_written_where_the_resource_is_primary(texts, host):
+    assert f.backup_restorer(texts, HYPERVISORS, ON_DRBD, "passata", RESOURCES) == {"host": host, "problem": ""}
+
+
+@pytest.mark.parametrize("name", ["masterauth", "dns", "not-a-vm"])
+def test_other_disks_are_written_by_the_first_hypervisor_whatever_drbd_says(name):
+    texts = {"servvirt1": SECONDARY, "servvirt2": PRIMARY}
+    assert f.backup_restorer(texts, HYPERVISORS, ON_DRBD, name, RESOURCES) == {"host": "servvirt1", "problem": ""}
+    assert f.backup_restorer({}, ["servvirt2"], ON_DRBD, name, RESOURCES)["host"] == "servvirt2"
+
+
+@pytest.mark.parametrize("texts, roles", [
+    ({"servvirt1": BOTH_SECONDARY, "servvirt2": BOTH_SECONDARY}, "servvirt1 Secondary, servvirt2 Secondary"),
+    ({"servvirt1": SECONDARY, "servvirt2": ""}, "servvirt1 Secondary, servvirt2 no drbd module"),
+    # --limit servvirt1 while the resource is promoted on servvirt2.
+    ({"servvirt1": SECONDARY}, "servvirt1 Secondary, servvirt2 no drbd module"),
+])
+def test_no_primary_among_the_run_is_a_problem_that_names_each_role(texts, roles):
+    got = f.backup_restorer(texts, HYPERVISORS, ON_DRBD, "passata", RESOURCES)
+    assert got["host"] == ""
+    assert got["problem"].startswith("passata's disk is the DRBD resource passata, Primary on no hypervisor")
+    assert f"({roles})" in got["problem"]
+
+
+def test_a_resource_down_here_and_one_the_inventory_lacks():
+    # minor 3 is not in the captured text: the resource is down on both.
+    got = f.backup_restorer({"servvirt1": PRIMARY, "servvirt2": PRIMARY}, HYPERVISORS, ON_DRBD, "passata",
+                            [{"name": "passata", "minor": 3}])
+    assert "(servvirt1 down, servvirt2 down)" in got["problem"]
+    assert f.backup_restorer({}, HYPERVISORS, ON_DRBD, "lost", RESOURCES) == {
+        "host": "", "problem": "lost's disk is the DRBD resource nope, which havirt_drbd_resources does not define"}
+    assert f.backup_restorer({}, [], ON_DRBD, "passata", RESOURCES)["problem"] == "no hypervisor in this run"
