@@ -11,6 +11,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.inventory_rules import as_int as _int, ip_version
+from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import duration_seconds
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 MAX_MINOR = 1048575
@@ -81,17 +82,6 @@ def drbd_problems(resources, hosts, hostvars, address_variable="havirt_cluster_a
     return problems
 
 
-# Pacemaker's time specs (an operation's timeout): a number and a unit.
-DURATION = re.compile(r"^\s*(\d+)\s*(ms|msec|s|sec|m|min|h|hr)?\s*$")
-SECONDS = {None: 1, "s": 1, "sec": 1, "ms": 0.001, "msec": 0.001, "m": 60, "min": 60, "h": 3600, "hr": 3600}
-
-
-def _seconds(value):
-    """Seconds of a pacemaker time spec (90s, 2min, 90), None when it is not one."""
-    match = DURATION.match(str(value)) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
-    return int(match.group(1)) * SECONDS[match.group(2)] if match else None
-
-
 def drbd_settings_problems(settings):
     """The shared secret, the fencing policy and the fence-peer handler's wait, one sentence per problem; the
     secret is never in a message."""
@@ -110,7 +100,7 @@ def drbd_settings_problems(settings):
                         "split" % fencing)
     wait = _int(settings.get("fence_peer_timeout_s"))
     promote_spec = settings.get("promote_timeout", "90s")
-    promote = _seconds(promote_spec)
+    promote = duration_seconds(promote_spec)
     if wait is None or wait < 1:
         problems.append("drbd_fence_peer_timeout_s is %s: give a number of seconds, at least 1 and below the DRBD "
                         "clone's promote timeout (pacemaker_drbd_timeouts.promote, %s)"

@@ -15,7 +15,20 @@ never returned."""
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import re
 import xml.etree.ElementTree as ET
+
+# Pacemaker's time specs (an operation's timeout, failure-timeout): a
+# number and a unit, seconds without one.
+DURATION = re.compile(r"^\s*(\d+)\s*(ms|msec|s|sec|m|min|h|hr)?\s*$")
+SECONDS = {None: 1, "s": 1, "sec": 1, "ms": 0.001, "msec": 0.001, "m": 60, "min": 60, "h": 3600, "hr": 3600}
+
+
+def duration_seconds(value):
+    """Seconds of a pacemaker time spec (90s, 2min, 90), None when it is not one."""
+    match = DURATION.match(str(value)) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    return int(match.group(1)) * SECONDS[match.group(2)] if match else None
+
 
 # The meta attribute migrate.yml sets on a VM's resource (and its DRBD
 # clone) for the length of a move: "SOURCE:DESTINATION". Found on a
@@ -233,10 +246,11 @@ def parse_resource_defaults(text):
 def failure_timeout(status, rid):
     """The ``failure-timeout`` that applies to resource ``rid`` (its own
     meta attribute, else the resource defaults'), as the CIB writes it
-    ("10min"); '' when failures are kept until cleaned up (none, or 0)."""
+    ("10min"); '' when failures are kept until cleaned up (none, or a
+    duration of 0 in any unit)."""
     own = ((status.get("resources") or {}).get(rid) or {}).get("meta") or {}
     value = str(own.get("failure-timeout", (status.get("resource_defaults") or {}).get("failure-timeout", ""))).strip()
-    return "" if value in ("", "0", "0s", "0m", "0min", "0h") else value
+    return "" if value == "" or duration_seconds(value) == 0 else value
 
 
 def _start_failures(status, rid):

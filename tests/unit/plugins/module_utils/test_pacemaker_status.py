@@ -217,7 +217,20 @@ def test_resource_defaults_and_the_failure_timeout_that_applies():
     assert failure_timeout(status, "vm-speedauth") == ""
     status["resource_defaults"] = defaults
     assert failure_timeout(status, "vm-speedauth") == "10min"
-    status["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = "0"
-    assert failure_timeout(status, "vm-speedauth") == ""
+    for zero in ("0", "0s", "0 min", "0ms", "00", "0hr"):
+        status["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = zero
+        assert failure_timeout(status, "vm-speedauth") == "", zero
+    # Not a time spec pacemaker's parser takes: shown as written, never read as "no timeout".
+    status["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = "soon"
+    assert failure_timeout(status, "vm-speedauth") == "soon"
     status["resources"]["vm-speedauth"]["meta"]["failure-timeout"] = "2h"
     assert failure_timeout(status, "vm-speedauth") == "2h"
+
+
+@pytest.mark.parametrize("spec, seconds", [
+    ("90", 90), (90, 90), ("90s", 90), ("2min", 120), ("2 m", 120), ("1h", 3600), ("1hr", 3600), ("500ms", 0.5),
+    ("0", 0), ("10 sec", 10), ("soon", None), ("1d", None), ("", None), (True, None), (None, None), ("-5s", None),
+])
+def test_pacemaker_time_specs_in_seconds(spec, seconds):
+    from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import duration_seconds
+    assert duration_seconds(spec) == seconds
