@@ -150,6 +150,22 @@ def vm_move_plan(looks, vm, vms, hypervisors, to="", managed=True, timeout=0, vm
     return plan
 
 
+def vm_move_hosts(plan):
+    """The hypervisors a move touched, each once: an interrupted move's
+    ends, then the source and the destination. migrate_settle.yml looks at
+    each of them by name (never at the play's hosts, which lose a failed
+    host: after a failed migration under any_errors_fatal the play had no
+    host left, and the VM read as running nowhere)."""
+    if not isinstance(plan, dict) or "source" not in plan:
+        _fail("vm_move_hosts needs the plan vm_move_plan made, got %r" % (plan,))
+    move = plan.get("interrupted") or {}
+    hosts = []
+    for host in (move.get("from"), move.get("to"), plan["source"], plan["destination"]):
+        if host and host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
 def vm_move_settle(looks, plan):
     """After a move (done, failed or killed): where the VM runs now, the
     DRBD steps on each host (the copy the VM does not run on demoted first,
@@ -158,11 +174,7 @@ def vm_move_settle(looks, plan):
     if not isinstance(plan, dict) or "source" not in plan:
         _fail("vm_move_settle needs the plan vm_move_plan made, got %r" % (plan,))
     runs_on = [host for host, look in sorted((looks or {}).items()) if (look or {}).get("here")]
-    move = plan.get("interrupted") or {}
-    hosts = []
-    for host in (move.get("from"), move.get("to"), plan["source"], plan["destination"]):
-        if host and host not in hosts:
-            hosts.append(host)
+    hosts = vm_move_hosts(plan)
     drbd = []
     if plan.get("drbd"):
         drbd = [dict(host=host, role="secondary") for host in hosts if host not in runs_on]
@@ -205,4 +217,5 @@ class FilterModule:
     """havirt.cluster filters for live migrations."""
 
     def filters(self):
-        return {"vm_move_plan": vm_move_plan, "vm_move_settle": vm_move_settle, "vm_move_report": vm_move_report}
+        return {"vm_move_plan": vm_move_plan, "vm_move_hosts": vm_move_hosts, "vm_move_settle": vm_move_settle,
+                "vm_move_report": vm_move_report}

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.filter.vm_move import vm_move_plan, vm_move_report, vm_move_settle
+from ansible_collections.havirt.cluster.plugins.filter.vm_move import (
+    vm_move_hosts, vm_move_plan, vm_move_report, vm_move_settle)
 from ansible_collections.havirt.cluster.plugins.module_utils.pacemaker_status import (
     merge, parse_crm_mon, parse_meta, unwatched)
 
@@ -162,6 +163,31 @@ def test_an_interrupted_move_settles_the_hosts_it_touched_too():
     settle = vm_move_settle(looks, plan)
     assert settle["drbd"] == [{"host": "servvirt2", "role": "secondary"}, {"host": "servvirt1", "role": "secondary"},
                               {"host": "servvirt3", "role": None}]
+
+
+def test_the_hosts_a_move_touched_are_named_from_the_plan():
+    assert vm_move_hosts(_drbd_plan()) == ["servvirt1", "servvirt2"]
+    plan = _drbd_plan(source="servvirt3", destination="servvirt1", interrupted={"from": "servvirt2", "to": "servvirt3"})
+    assert vm_move_hosts(plan) == ["servvirt2", "servvirt3", "servvirt1"]
+    with pytest.raises(AnsibleFilterError, match="needs the plan"):
+        vm_move_hosts({})
+
+
+def test_a_failed_migration_under_upgrade_keeps_the_copy_the_vm_runs_on():
+    """migrate_settle.yml's looks as its loop registers them (2026-12-07, the
+    VM lab's upgrade.yml: the migration aborted after 300 s, passata still
+    on servvirt1): servvirt1 keeps its primary, only servvirt2 is demoted.
+    A look that failed (libvirtd killed) counts as not here."""
+    looks = {"servvirt1": {"item": "servvirt1", "changed": False, "state": "running", "reason": "migration_canceled",
+                           "job": "none", "migrating": False, "here": True, "waited_s": 0.0},
+             "servvirt2": {"item": "servvirt2", "changed": False, "state": "absent", "reason": "unknown", "job": "none",
+                           "migrating": False, "here": False, "waited_s": 0.0}}
+    settle = vm_move_settle(looks, _drbd_plan())
+    assert settle["drbd"] == [{"host": "servvirt2", "role": "secondary"}, {"host": "servvirt1", "role": None}]
+    assert settle["hand_back_on"] == "servvirt1"
+    refused = "Failed to connect socket to '/var/run/libvirt/libvirt-sock': Connection refused"
+    looks["servvirt2"] = {"item": "servvirt2", "failed": True, "msg": refused}
+    assert vm_move_settle(looks, _drbd_plan())["runs_on"] == ["servvirt1"]
 
 
 def test_a_vm_not_on_drbd_has_no_drbd_step():
