@@ -184,6 +184,12 @@ VM_LAB = (
     # hypervisors: every VM back by the cluster alone (the login unit,
     # failure-timeout), each with its token; it leaves every VM running.
     "test_site_power_cut.py",
+    # backup.yml of passata (DRBD) and masterauth (qcow2 on OCFS2) while
+    # they run; restore.yml of each, passata's from the second hypervisor
+    # where its resource is Primary; a restore refused after the stop
+    # (speedauth's disk too small) starts the VM again. It leaves every VM
+    # home.
+    "test_backup_vmlab.py",
     # replace.yml: the first hypervisor emptied, powered off, its disks
     # thrown away and rebuilt into the cluster (a full DRBD resync); it
     # leaves the cluster whole.
