@@ -190,6 +190,10 @@ VM_LAB = (
     # (speedauth's disk too small) starts the VM again. It leaves every VM
     # home.
     "test_backup_vmlab.py",
+    # upgrade.yml with a reboot of each hypervisor (real kernels: the
+    # iSCSI session, /cluster and DRBD come back with each) while servdb
+    # probes every VM: no VM restarts; it leaves every VM home.
+    "test_upgrade_vmlab.py",
     # replace.yml: the first hypervisor emptied, powered off, its disks
     # thrown away and rebuilt into the cluster (a full DRBD resync); it
     # leaves the cluster whole.
