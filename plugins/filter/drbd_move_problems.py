@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.drbd import DrbdOutputError, describe, parse_proc_drbd
+from ansible_collections.havirt.cluster.plugins.module_utils.drbd import DrbdOutputError, describe, proc_drbd_minors
 
 DOCUMENTATION = r"""
 name: drbd_move_problems
@@ -63,11 +63,8 @@ _value:
 
 
 def _status(texts, host, minor):
-    text = (texts or {}).get(host) or ""
-    if not text.strip():
-        return {}
     try:
-        return parse_proc_drbd(text)["minors"].get(int(minor), {})
+        return proc_drbd_minors((texts or {}).get(host)).get(int(minor), {})
     except DrbdOutputError as exc:
         raise AnsibleFilterError("drbd_move_problems: %s's /proc/drbd: %s" % (host, exc)) from exc
 

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    DrbdOutputError, describe, is_whole, parse_proc_drbd)
+    DrbdOutputError, describe, is_whole, proc_drbd_minors)
 
 # The id prefix of the constraint DRBD's fence-peer handler places (the
 # drbd role's handler, as drbd-utils' crm-fence-peer.sh): RES's clone may be
@@ -24,10 +24,8 @@ FENCE_CONSTRAINT_PREFIX = "drbd-fence-by-handler-"
 
 def _minors(text, what):
     """{minor: state} from a /proc/drbd text; {} for no text (no module)."""
-    if not (text or "").strip():
-        return {}
     try:
-        return parse_proc_drbd(text)["minors"]
+        return proc_drbd_minors(text)
     except DrbdOutputError as exc:
         raise AnsibleFilterError("%s: %s" % (what, exc)) from exc
 

@@ -125,6 +125,16 @@ def parse_proc_drbd(text):
     return dict(version=version, minors=minors)
 
 
+def proc_drbd_minors(text):
+    """``/proc/drbd`` -> ``{minor: status}`` (parse_proc_drbd's
+    ``minors``); ``{}`` for an empty text, which is what a host without
+    the drbd module gives (the file is absent). A text that is not
+    /proc/drbd raises DrbdOutputError."""
+    if not (text or "").strip():
+        return {}
+    return parse_proc_drbd(text)["minors"]
+
+
 def parse_gi(text):
     """``drbdadm get-gi`` -> ``{"current": ..., "bitmap": ..., "history":
     [..], "flags": {...}, "just_created": bool}``."""

@@ -26,6 +26,22 @@ def test_proc_drbd_without_module_is_an_error():
         m.parse_proc_drbd("")
 
 
+@pytest.mark.parametrize("blank", ["", "\n", None])
+def test_proc_drbd_minors_of_no_text_is_empty(blank):
+    # A host without the module has no /proc/drbd: the filters read ''.
+    assert m.proc_drbd_minors(blank) == {}
+
+
+def test_proc_drbd_minors_of_a_loaded_module():
+    assert m.proc_drbd_minors(text("proc_drbd_loaded_no_resources.txt")) == {}
+    assert m.proc_drbd_minors(text("proc_drbd_connected_primary.txt"))[1]["role"] == "Primary"
+
+
+def test_proc_drbd_minors_of_another_text_is_an_error():
+    with pytest.raises(m.DrbdOutputError, match="version"):
+        m.proc_drbd_minors("cat: /proc/drbd: Permission denied")
+
+
 @pytest.mark.parametrize("name, expected", [
     ("proc_drbd_wfconnection_inconsistent.txt",
      dict(cstate="WFConnection", role="Secondary", peer_role="Unknown", disk="Inconsistent", peer_disk="DUnknown",
