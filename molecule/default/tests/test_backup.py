@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from labkit import backups
 from labkit import failover as fo
 from labkit import vms as lab_vms
 
@@ -33,30 +34,8 @@ OTHER = "speedauth"
 STATE: dict = {"tokens": {}, "ids": []}
 
 
-def _backup_var(inv, name):
-    return inv.role_var(inv.group("hypervisors")[0], "backup", name)
-
-
-def _backup_host(inv):
-    return inv.node(_backup_var(inv, "backup_host"))
-
-
-def _complete(inv, vm) -> list[str]:
-    """The complete backups of a VM on the backup host, oldest first (none
-    before its first)."""
-    directory = f"{_backup_var(inv, 'backup_dir')}/{vm}"
-    out = _backup_host(inv).check_output(
-        f"if [ -d {directory} ]; then find {directory} -mindepth 2 -maxdepth 2 -name manifest.json; fi")
-    return sorted(line.split("/")[-2] for line in out.split())
-
-
 def _stored(inv) -> list[str]:
-    return _complete(inv, VM)
-
-
-def _manifest(inv, backup_id) -> dict:
-    return json.loads(_backup_host(inv).check_output(
-        f"cat {_backup_var(inv, 'backup_dir')}/{VM}/{backup_id}/manifest.json"))
+    return backups.complete(inv, VM)
 
 
 def _qemu(inv, vm=VM) -> tuple[str, str]:
@@ -101,7 +80,7 @@ def test_a_backup_under_write_load_leaves_the_vm_running_in_the_same_process(inv
         lab_vms.http_get(VM, "/cgi-bin/diskload?0")
     assert _qemu(inv) == before, "the backup restarted or moved the VM"
     newest = _stored(inv)[-1]
-    manifest = _manifest(inv, newest)
+    manifest = backups.manifest(inv, VM, newest)
     lun_size = inv.node(inv.group("storage")[0]).check_output(f"stat -c %s {lab_vms.disk_lun(VM)['path']}")
     assert [(d["target"], d["source"]["kind"], d["virtual_size"]) for d in manifest["disks"]] == \
         [("vda", "iscsi", int(lun_size))]
@@ -113,7 +92,7 @@ def test_a_backup_under_write_load_leaves_the_vm_running_in_the_same_process(inv
 
 
 def test_only_the_newest_backups_stay(inv):
-    keep = int(_backup_var(inv, "backup_keep"))
+    keep = int(backups.backup_var(inv, "backup_keep"))
     STATE["tokens"]["second"] = _backup("backup-second")
     STATE["ids"].append(_stored(inv)[-1])
     STATE["tokens"]["third"] = _backup("backup-third")
@@ -156,9 +135,9 @@ def test_a_restore_as_another_vm_runs_it_beside_the_original(inv):
 
 
 def test_the_schedule_backs_up_on_each_hypervisor_what_runs_there_and_the_backup_host_keeps_the_newest(inv):
-    schedule = _backup_var(inv, "backup_schedule")
-    keep = int(_backup_var(inv, "backup_keep"))
-    backup_dir = _backup_var(inv, "backup_dir")
+    schedule = backups.backup_var(inv, "backup_schedule")
+    keep = int(backups.backup_var(inv, "backup_keep"))
+    backup_dir = backups.backup_var(inv, "backup_dir")
     vms = [vm["name"] for vm in inv.role_var(inv.group("hypervisors")[0], "vms", "havirt_vms")]
     for name in inv.group("hypervisors"):
         node = inv.node(name)
@@ -166,9 +145,9 @@ def test_the_schedule_backs_up_on_each_hypervisor_what_runs_there_and_the_backup
         assert node.run("systemctl is-active havirt-backup.timer").stdout.strip() == "active"
         assert f"OnCalendar={schedule} " in node.check_output(
             "systemctl show havirt-backup.timer --property=TimersCalendar --value")
-    host = _backup_host(inv)
+    host = backups.backup_host(inv)
     assert host.run("systemctl is-active havirt-backup-prune.timer").stdout.strip() == "active"
-    before = {vm: _complete(inv, vm) for vm in vms}
+    before = {vm: backups.complete(inv, vm) for vm in vms}
     where = {vm: _qemu(inv, vm) for vm in vms}
     # What the timers start, now rather than at night.
     for name in inv.group("hypervisors"):
@@ -180,10 +159,10 @@ def test_the_schedule_backs_up_on_each_hypervisor_what_runs_there_and_the_backup
                 assert f"{vm}: backup " in said and "sent to root@" in said, said
     new = {}
     for vm in vms:
-        added = sorted(set(_complete(inv, vm)) - set(before[vm]))
-        assert len(added) == 1, (vm, before[vm], _complete(inv, vm))
+        added = sorted(set(backups.complete(inv, vm)) - set(before[vm]))
+        assert len(added) == 1, (vm, before[vm], backups.complete(inv, vm))
         new[vm] = added[0]
-        manifest = json.loads(host.check_output(f"cat {backup_dir}/{vm}/{new[vm]}/manifest.json"))
+        manifest = backups.manifest(inv, vm, new[vm])
         assert manifest["vm"] == vm and [d["target"] for d in manifest["disks"]] == ["vda"]
     assert {vm: _qemu(inv, vm) for vm in vms} == where, "a scheduled backup restarted or moved a VM"
     # The backup host's retention: the newest `keep` complete backups of
@@ -195,7 +174,7 @@ def test_the_schedule_backs_up_on_each_hypervisor_what_runs_there_and_the_backup
         assert host.run("systemctl start havirt-backup-prune.service").rc == 0
         for vm in vms:
             expected = sorted(before[vm] + [new[vm]])[-keep:]
-            assert _complete(inv, vm) == expected, (vm, _complete(inv, vm), expected)
+            assert backups.complete(inv, vm) == expected, (vm, backups.complete(inv, vm), expected)
         assert not host.file(stale).exists
         assert host.file(other).is_directory
     finally:
@@ -236,7 +215,7 @@ def test_a_scheduled_backup_that_fails_is_mailed_with_the_vm_and_the_reason(inv,
 def _timers(inv) -> dict[str, tuple[bool, str]]:
     """Each node's backup timer: (its unit file exists, is-active)."""
     units = {name: "havirt-backup" for name in inv.group("hypervisors")}
-    units[_backup_var(inv, "backup_host")] = "havirt-backup-prune"
+    units[backups.backup_var(inv, "backup_host")] = "havirt-backup-prune"
     out = {}
     for name, unit in units.items():
         node = inv.node(name)

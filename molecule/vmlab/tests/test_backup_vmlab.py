@@ -21,13 +21,12 @@ backup host holding the backups (backup_keep: 2)."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 
 import pytest
 
-from labkit import drbd, guests
+from labkit import backups, drbd, guests
 from labkit.vms import crm, playbook, running_on, send_home, set_stopped, vm_spec, vms
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
@@ -40,22 +39,6 @@ GUEST_WAIT = 420
 # hypervisors are one emulated CPU each).
 RUN_TIMEOUT = 1500
 STATE: dict = {}
-
-
-def _backup_var(inv, name):
-    return inv.role_var(inv.group("hypervisors")[0], "backup", name)
-
-
-def _manifest(inv, vm, backup_id) -> dict:
-    host = inv.node(_backup_var(inv, "backup_host"))
-    return json.loads(host.check_output("cat %s/%s/%s/manifest.json", _backup_var(inv, "backup_dir"), vm, backup_id))
-
-
-def _complete(inv, vm) -> list[str]:
-    host = inv.node(_backup_var(inv, "backup_host"))
-    directory = f"{_backup_var(inv, 'backup_dir')}/{vm}"
-    out = host.check_output(f"if [ -d {directory} ]; then find {directory} -mindepth 2 -maxdepth 2 -name manifest.json; fi")
-    return sorted(line.split("/")[-2] for line in out.split())
 
 
 def _write(vm, tag) -> str:
@@ -109,7 +92,7 @@ def test_a_drbd_device_and_an_ocfs2_file_backed_up_while_they_run(inv):
     STATE["tokens"] = {vm: _write(vm, "backup") for vm in vms}
     qemu = {vm: guests.qemu_pid(inv, vm) for vm in vms}
     sizes = {vm: int(guests.get(vm, "/cgi-bin/disksize", 30)) for vm in vms}
-    before = {vm: _complete(inv, vm) for vm in vms}
+    before = {vm: backups.complete(inv, vm) for vm in vms}
     assert "rewriting 8 MiB" in guests.get(DRBD_VM, "/cgi-bin/diskload?8", 30)
     try:
         run, took = _run("backup.yml", "-e", f"vm={','.join(vms)}")
@@ -120,11 +103,11 @@ def test_a_drbd_device_and_an_ocfs2_file_backed_up_while_they_run(inv):
     assert {vm: guests.qemu_pid(inv, vm) for vm in vms} == qemu, "the backup restarted or moved a VM"
     STATE["ids"] = {}
     for vm in vms:
-        added = sorted(set(_complete(inv, vm)) - set(before[vm]))
+        added = sorted(set(backups.complete(inv, vm)) - set(before[vm]))
         assert len(added) == 1, (vm, before[vm], added)
         STATE["ids"][vm] = added[0]
     sources = {vm: [(d["target"], d["source"]["kind"], d["source"]["path"], d["format"], d["virtual_size"])
-                    for d in _manifest(inv, vm, STATE["ids"][vm])["disks"]] for vm in vms}
+                    for d in backups.manifest(inv, vm, STATE["ids"][vm])["disks"]] for vm in vms}
     res = drbd.resource(DRBD_VM)
     assert sources == {
         DRBD_VM: [("vda", "block", f"/dev/drbd{res['minor']}", "raw", sizes[DRBD_VM])],
