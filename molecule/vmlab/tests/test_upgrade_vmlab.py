@@ -91,7 +91,7 @@ def passata_alone(inv):
     all_running(inv, timeout=GUEST_WAIT)
 
 
-def test_the_hypervisors_reboot_one_at_a_time_and_the_vm_does_not_stop(inv, passata_alone):
+def test_the_hypervisors_reboot_one_at_a_time_and_the_vm_does_not_stop(inv, passata_alone, tmp_path):
     storage_name = inv.group("storage")[0]
     storage = inv.node(storage_name)
     hypervisors = inv.group("hypervisors")
@@ -104,6 +104,9 @@ def test_the_hypervisors_reboot_one_at_a_time_and_the_vm_does_not_stop(inv, pass
     finally:
         _stop_probes(storage)
     took = time.monotonic() - began
+    # The whole run (each task's start time), to line the probes' logs up with the moves.
+    (tmp_path / "upgrade.log").write_text(run.stdout + run.stderr)
+    print(f"upgrade.yml's output: {tmp_path / 'upgrade.log'}")
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr
     inv.node.cache_clear()
     for node in hypervisors:
