@@ -22,6 +22,7 @@ PACKAGES = {
     "aiosmtpd": "python3-aiosmtpd",
     "debugfs": "e2fsprogs",
     "nft": "nftables",
+    "qemu-img": "qemu-utils",
 }
 # On the storage node: HTTP and ICMP to the guests' own addresses.
 GUESTS = ("curl", "ping")
@@ -33,6 +34,9 @@ MAIL = ("aiosmtpd",)
 # On the storage node: reading a file in a guest's ext4 disk (a LUN's
 # backing file) while the guest is stopped.
 DISK = ("debugfs",)
+# On the backup host: a backup's qcow2 copy read back as a raw disk (its
+# file system checked with e2fsck, a file read with debugfs).
+BACKUP_COPY = ("qemu-img", "debugfs")
 # On a hypervisor: one node's traffic to the iSCSI portal dropped (the
 # target unreachable from it alone).
 FIREWALL = ("nft",)

@@ -17,7 +17,12 @@ while an SSH session to it stays open. A hard crash of its hypervisor
 brings it back with a file it synced before. Marked state: absent, it is
 stopped and removed, and its disk keeps the guest's file system; then
 purge_disk empties that disk in place and deletes its seeds and UEFI
-variables.
+variables. Between the crash and the removal, firmware: bios: restarted
+through the cluster, the same disk boots with SeaBIOS (the GRUB of the
+image's BIOS boot partition, as a Debian cloud image has one); then
+backup.yml while a load writes in the guest (its agent freezes the file
+systems: the backup's file system checks clean), the guest's data and boot
+blocks destroyed, restore.yml: it boots with its file back.
 
 Its LUN is new too (iscsi_target_luns + havirt_lab_debian_lun, a whole
 site.yml): the running target exports it at once (havirt.cluster.tgt_luns),
@@ -33,6 +38,7 @@ import time
 import pytest
 import yaml
 
+from labkit import backups
 from labkit import failover as fo
 from labkit import inventory
 from labkit import probes
@@ -64,9 +70,10 @@ def guest_vars(inv, tmp_path_factory):
     paths = {}
     # The key lab-up generated, for servdb's logins (the inventory's own is a public key nobody holds).
     key = (inv.inventory_path() / ".." / ".." / ".lab" / "ssh" / "id_ed25519.pub").read_text().strip()
-    for state in ("present", "absent", "purge"):
-        vm = dict(roles["havirt_lab_debian_vm"], state="absent" if state == "purge" else state,
-                  cloud_init={"ssh_keys": [key]}, **({"purge_disk": True} if state == "purge" else {}))
+    for state in ("present", "bios", "absent", "purge"):
+        vm = dict(roles["havirt_lab_debian_vm"], state={"purge": "absent", "bios": "present"}.get(state, state),
+                  cloud_init={"ssh_keys": [key]}, **({"purge_disk": True} if state == "purge" else {}),
+                  **({"firmware": "bios"} if state == "bios" else {}))
         paths[state] = where / f"{state}.yml"
         paths[state].write_text(yaml.safe_dump({"havirt_vms": roles["havirt_vms"] + [vm],
                                                 "iscsi_target_luns": luns + [roles["havirt_lab_debian_lun"]]}))
@@ -132,10 +139,11 @@ def _ssh_when_up(inv, address: str, command: str, timeout: float):
         time.sleep(5)
 
 
-def _root_offset(inv) -> int | None:
-    """Where the guest's root partition starts on its LUN, in bytes (the
-    image's GPT, read by partx), None when the LUN holds no partition table."""
-    listed = inv.node(fo.witness()).run(f"partx -g -o START,NAME {_lun_path()}")
+def _root_offset(inv, disk: str | None = None) -> int | None:
+    """Where the guest's root partition starts on its LUN (or on another
+    copy of its disk on servdb), in bytes (the image's GPT, read by
+    partx), None when the disk holds no partition table."""
+    listed = inv.node(fo.witness()).run(f"partx -g -o START,NAME {disk or _lun_path()}")
     starts = {name: int(start) for start, name in (line.split() for line in listed.stdout.splitlines() if line.strip())}
     return starts["root"] * 512 if listed.rc == 0 and "root" in starts else None
 
@@ -284,6 +292,111 @@ def test_a_crash_of_its_hypervisor_brings_it_back_with_its_synced_file(inv, gues
     # back within seconds, and may be chosen if the cluster had not started it yet).
     assert len(where) == 1, where
     lab_vms.send_home("-e", f"@{guest_vars['present']}", also=(spec,))
+
+
+def test_firmware_bios_boots_the_same_disk_at_its_next_start(inv, guest_vars, spec):
+    """firmware: bios (the vms role's default) on the running VM: site.yml
+    rewrites its domain without OVMF and the running guest keeps its
+    firmware (same QEMU); started again through the cluster, SeaBIOS runs
+    the boot code of the disk's MBR, which loads GRUB from the image's
+    BIOS boot partition, which boots the guest's own kernel from its root
+    file system, with the file the guest wrote before."""
+    token = f"soldi-bios-{time.time_ns()}"
+    wrote = _ssh(inv, spec["address"], f"echo {token} > /home/admin/bios-token && sync")
+    assert wrote.rc == 0, wrote.stderr
+    [where] = lab_vms.running_on(VM)
+    qemu = inv.node(where).check_output(f"pgrep -f 'guest={VM},'")
+    run, said = lab_vms.site("-e", f"@{guest_vars['bios']}")
+    assert run.returncode == 0, said[-3000:]
+    # The domain XML the cluster starts it from, on each hypervisor.
+    for name in inv.group("hypervisors"):
+        xml = inv.node(name).check_output(f"cat /etc/havirt/vms/{VM}.xml")
+        assert 'firmware="efi"' not in xml and '<boot dev="hd"/>' in xml, (name, xml)
+    assert inv.node(where).check_output(f"pgrep -f 'guest={VM},'") == qemu, "site.yml restarted the running VM"
+    assert _ssh(inv, spec["address"], "test -d /sys/firmware/efi").rc == 0, "the running guest lost its UEFI"
+
+    stopped = time.monotonic()
+    lab_vms.set_stopped(inv, VM, True)
+    lab_vms.crm(inv, "--wait", "--timeout", "300s")
+    assert lab_vms.running_on(VM) == []
+    lab_vms.set_stopped(inv, VM, False)
+    seen = _ssh_when_up(inv, spec["address"], "test -d /sys/firmware/efi && echo uefi || echo bios; cat /proc/cmdline; "
+                        "cat /home/admin/bios-token", 420)
+    firmware, cmdline, kept = seen.stdout.splitlines()[:3]
+    print(f"soldi: started again with firmware bios, SSH {time.monotonic() - stopped:.0f} s after the stop "
+          f"({firmware}, {cmdline}), its file {'kept' if kept == token else 'LOST'}")
+    assert firmware == "bios" and "BOOT_IMAGE=/vmlinuz" in cmdline, (firmware, cmdline)
+    assert kept == token
+    fo.wait_settled()
+    assert lab_vms.running_on(VM) == [spec["preferred"]]
+
+
+def test_a_backup_frozen_by_the_guest_agent_restores_a_guest_that_boots_with_its_file(inv, guest_vars, spec):
+    """backup.yml of soldi while a load writes in the guest: its agent
+    freezes the file systems as the backup begins (the manifest says so)
+    and the copy's ext4 needs no recovery (e2fsck -fn, run on servdb on
+    the backup read back as a raw disk, finds nothing; debugfs reads the
+    token written before). Then the guest deletes the token and zeroes the
+    first 2 MiB of its disk (MBR, GPT, GRUB's core image): restore.yml
+    stops it through the cluster, writes the backup onto its LUN and the
+    cluster starts it: it boots (BIOS, GRUB from the restored disk) with
+    the token back."""
+    db = inv.node(fo.witness())
+    probes.ensure([backups.backup_var(inv, "backup_host")], probes.BACKUP_COPY)
+    token = f"soldi-backup-{time.time_ns()}"
+    wrote = _ssh(inv, spec["address"], f"echo {token} > /home/admin/backup-token && sync")
+    assert wrote.rc == 0, wrote.stderr
+    load = ("rm -f /tmp/stop-load; nohup sh -c 'i=0; while [ ! -e /tmp/stop-load ]; do "
+            "dd if=/dev/urandom of=/home/admin/load.$((i % 4)) bs=1M count=4 conv=fsync status=none; i=$((i + 1)); "
+            "done' > /dev/null 2>&1 &")
+    assert _ssh(inv, spec["address"], load).rc == 0
+    [where] = lab_vms.running_on(VM)
+    qemu = inv.node(where).check_output(f"pgrep -f 'guest={VM},'")
+    before = backups.complete(inv, VM)
+    started = time.monotonic()
+    try:
+        run = lab_vms.playbook("backup.yml", "-e", f"vm={VM}", "-e", f"@{guest_vars['bios']}", timeout=1200)
+    finally:
+        _ssh(inv, spec["address"], "touch /tmp/stop-load")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    took = time.monotonic() - started
+    assert inv.node(where).check_output(f"pgrep -f 'guest={VM},'") == qemu, "backup.yml restarted or moved the VM"
+    [backup_id] = sorted(set(backups.complete(inv, VM)) - set(before))
+    manifest = backups.manifest(inv, VM, backup_id)
+    assert manifest["consistency"] == "filesystems frozen", (manifest["consistency"], manifest["consistency_detail"])
+    [disk] = manifest["disks"]
+
+    # The copy as the guest's disk: its root file system checked, the token read.
+    copy = f"{backups.backup_var(inv, 'backup_dir')}/{VM}/{backup_id}/{disk['file']}"
+    raw = "/var/tmp/havirt-soldi-backup.raw"
+    try:
+        db.check_output(f"qemu-img convert -f qcow2 -O raw {copy} {raw}")
+        offset = _root_offset(inv, raw)
+        checked = db.run(f"e2fsck -fn '{raw}?offset={offset}'")
+        kept = db.run(f"debugfs -R 'cat /home/admin/backup-token' '{raw}?offset={offset}' 2>/dev/null").stdout.strip()
+    finally:
+        db.run(f"rm -f {raw}")
+    print(f"soldi: backup {backup_id} in {took:.0f} s under a write load, {manifest['consistency']} "
+          f"({manifest['consistency_detail']}), {disk['bytes']} bytes; e2fsck -fn rc {checked.rc}: "
+          f"{checked.stdout.strip().splitlines()[-1:]}")
+    assert checked.rc == 0, checked.stdout + checked.stderr
+    assert kept == token
+
+    broken = _ssh(inv, spec["address"], "sudo rm -f /home/admin/backup-token && sudo dd if=/dev/zero of=/dev/vda "
+                                        "bs=1M count=2 conv=fsync status=none && sync")
+    assert broken.rc == 0, broken.stderr
+    started = time.monotonic()
+    run = lab_vms.playbook("restore.yml", "-e", f"vm={VM}", "-e", f"backup={backup_id}", "-e", f"@{guest_vars['bios']}",
+                           timeout=1200)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    seen = _ssh_when_up(inv, spec["address"], "cat /home/admin/backup-token; test -d /sys/firmware/efi && echo uefi "
+                        "|| echo bios", 420)
+    restored, firmware = seen.stdout.splitlines()[:2]
+    print(f"soldi: restored and answering SSH {time.monotonic() - started:.0f} s after restore.yml began "
+          f"({firmware}), its file {'back' if restored == token else 'MISSING'}")
+    assert restored == token and firmware == "bios"
+    fo.wait_settled()
+    assert lab_vms.running_on(VM) == [spec["preferred"]]
 
 
 def test_absent_removes_it_and_keeps_its_disk(inv, guest_vars, spec):
