@@ -40,6 +40,7 @@ import yaml
 
 from labkit import backups
 from labkit import failover as fo
+from labkit import guests
 from labkit import inventory
 from labkit import probes
 from labkit import storage
@@ -70,10 +71,10 @@ def guest_vars(inv, tmp_path_factory):
     paths = {}
     # The key lab-up generated, for servdb's logins (the inventory's own is a public key nobody holds).
     key = (inv.inventory_path() / ".." / ".." / ".lab" / "ssh" / "id_ed25519.pub").read_text().strip()
-    for state in ("present", "bios", "absent", "purge"):
-        vm = dict(roles["havirt_lab_debian_vm"], state={"purge": "absent", "bios": "present"}.get(state, state),
-                  cloud_init={"ssh_keys": [key]}, **({"purge_disk": True} if state == "purge" else {}),
-                  **({"firmware": "bios"} if state == "bios" else {}))
+    variants = {"present": {"state": "present"}, "bios": {"state": "present", "firmware": "bios"},
+                "absent": {"state": "absent"}, "purge": {"state": "absent", "purge_disk": True}}
+    for state, settings in variants.items():
+        vm = dict(roles["havirt_lab_debian_vm"], cloud_init={"ssh_keys": [key]}, **settings)
         paths[state] = where / f"{state}.yml"
         paths[state].write_text(yaml.safe_dump({"havirt_vms": roles["havirt_vms"] + [vm],
                                                 "iscsi_target_luns": luns + [roles["havirt_lab_debian_lun"]]}))
@@ -304,15 +305,14 @@ def test_firmware_bios_boots_the_same_disk_at_its_next_start(inv, guest_vars, sp
     token = f"soldi-bios-{time.time_ns()}"
     wrote = _ssh(inv, spec["address"], f"echo {token} > /home/admin/bios-token && sync")
     assert wrote.rc == 0, wrote.stderr
-    [where] = lab_vms.running_on(VM)
-    qemu = inv.node(where).check_output(f"pgrep -f 'guest={VM},'")
+    qemu = guests.qemu_pid(inv, VM)
     run, said = lab_vms.site("-e", f"@{guest_vars['bios']}")
     assert run.returncode == 0, said[-3000:]
     # The domain XML the cluster starts it from, on each hypervisor.
     for name in inv.group("hypervisors"):
         xml = inv.node(name).check_output(f"cat /etc/havirt/vms/{VM}.xml")
         assert 'firmware="efi"' not in xml and '<boot dev="hd"/>' in xml, (name, xml)
-    assert inv.node(where).check_output(f"pgrep -f 'guest={VM},'") == qemu, "site.yml restarted the running VM"
+    assert guests.qemu_pid(inv, VM) == qemu, "site.yml restarted the running VM"
     assert _ssh(inv, spec["address"], "test -d /sys/firmware/efi").rc == 0, "the running guest lost its UEFI"
 
     stopped = time.monotonic()
@@ -350,8 +350,7 @@ def test_a_backup_frozen_by_the_guest_agent_restores_a_guest_that_boots_with_its
             "dd if=/dev/urandom of=/home/admin/load.$((i % 4)) bs=1M count=4 conv=fsync status=none; i=$((i + 1)); "
             "done' > /dev/null 2>&1 &")
     assert _ssh(inv, spec["address"], load).rc == 0
-    [where] = lab_vms.running_on(VM)
-    qemu = inv.node(where).check_output(f"pgrep -f 'guest={VM},'")
+    qemu = guests.qemu_pid(inv, VM)
     before = backups.complete(inv, VM)
     started = time.monotonic()
     try:
@@ -360,7 +359,7 @@ def test_a_backup_frozen_by_the_guest_agent_restores_a_guest_that_boots_with_its
         _ssh(inv, spec["address"], "touch /tmp/stop-load")
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     took = time.monotonic() - started
-    assert inv.node(where).check_output(f"pgrep -f 'guest={VM},'") == qemu, "backup.yml restarted or moved the VM"
+    assert guests.qemu_pid(inv, VM) == qemu, "backup.yml restarted or moved the VM"
     [backup_id] = sorted(set(backups.complete(inv, VM)) - set(before))
     manifest = backups.manifest(inv, VM, backup_id)
     assert manifest["consistency"] == "filesystems frozen", (manifest["consistency"], manifest["consistency_detail"])
