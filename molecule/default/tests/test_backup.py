@@ -24,6 +24,7 @@ import pytest
 
 from labkit import backups
 from labkit import failover as fo
+from labkit import guests
 from labkit import vms as lab_vms
 
 pytestmark = pytest.mark.usefixtures("probe_tools")
@@ -40,9 +41,7 @@ def _stored(inv) -> list[str]:
 
 def _qemu(inv, vm=VM) -> tuple[str, str]:
     """(hypervisor, pid) of the VM's QEMU process."""
-    hosts = lab_vms.running_on(vm)
-    assert len(hosts) == 1, f"{vm} runs on {hosts}"
-    return hosts[0], inv.node(hosts[0]).check_output(f"pgrep -f -- '-name guest={vm},'")
+    return guests.qemu_pid(inv, vm)
 
 
 def _read_token(vm=VM) -> str:

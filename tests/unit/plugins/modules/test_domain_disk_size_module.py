@@ -11,18 +11,10 @@ import pytest
 libvirt = pytest.importorskip("libvirt")
 
 from ansible_collections.havirt.cluster.plugins.modules import domain_disk_size  # noqa: E402
+from libvirt_fake import Error  # noqa: E402
 
 XML = (Path(__file__).parents[1] / "module_utils" / "fixtures" / "domain_disk" / "passata-vmlab-drbd-live.xml").read_text()
 MIB = 1024 * 1024
-
-
-class Error(libvirt.libvirtError):
-    def __init__(self, code, text="error"):
-        super().__init__(text)
-        self.code = code
-
-    def get_error_code(self):
-        return self.code
 
 
 class Domain:

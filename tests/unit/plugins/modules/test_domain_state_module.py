@@ -11,15 +11,7 @@ import pytest
 libvirt = pytest.importorskip("libvirt")
 
 from ansible_collections.havirt.cluster.plugins.modules import domain_state  # noqa: E402
-
-
-class Error(libvirt.libvirtError):
-    def __init__(self, code, text="error"):
-        super().__init__(text)
-        self.code = code
-
-    def get_error_code(self):
-        return self.code
+from libvirt_fake import Error  # noqa: E402
 
 
 class Domain:
