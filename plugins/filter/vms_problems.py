@@ -172,10 +172,11 @@ def _image_problems(vm, kind, label):
         parse_checksum(image.get("checksum") or "")
     except ImageError as exc:
         problems.append("%s: image %s" % (label, exc))
-    if kind == "drbd" or (kind == "path" and str(vm["disk"]["path"]).startswith("/dev/")):
-        problems.append("%s: an image is written into a LUN ({lun: N}) or an image file ({path: ...} on the store) "
-                        "only; for a DRBD resource or a block device, write it by hand on the node that holds it "
-                        "(qemu-img convert -n -O raw IMAGE DEVICE, the device blank) and leave image out" % label)
+    if kind == "path" and str(vm["disk"]["path"]).startswith("/dev/"):
+        problems.append("%s: an image is written into a LUN ({lun: N}), a DRBD resource ({drbd: R}) or an image file "
+                        "({path: ...} on the store) only; for another block device, write it by hand on the node that "
+                        "holds it (qemu-img convert -n -O raw IMAGE DEVICE, the device blank) and leave image out"
+                        % label)
     return problems
 
 

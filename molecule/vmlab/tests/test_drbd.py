@@ -1,5 +1,5 @@
 """DRBD in the VM lab (real kernels, DRBD 8.4): both hypervisors hold every
-resource UpToDate; data written on one is on the other after a switch of
+resource UpToDate, passata's made from its image on both; data written on one is on the other after a switch of
 primary; the cluster's VM runs where its disk is promoted and live-migrates
 through migrate.yml with two primaries only for the move; a hard crash of
 the hypervisor it runs on loses no acknowledged write, and the crashed node
@@ -73,6 +73,32 @@ def test_every_resource_is_uptodate_on_both_hypervisors(inv):
     while (left := _fence_constraints(inv)):
         assert time.monotonic() < deadline, f"DRBD fencing constraints left with every copy UpToDate: {left}"
         time.sleep(5)
+
+
+# Where tools/vmlab/seed-image puts its marker (512 KiB), which no guest writes.
+IMAGE_SECTOR = 1024
+
+
+def test_the_disk_made_from_an_image_holds_it_on_both_copies(inv):
+    """passata's `image` (tools/vmlab/seed-image: 16 MiB raw, a marker at
+    512 KiB) written by the vms role into its DRBD resource, promoted for
+    the write on its sync source before the cluster managed it: both
+    hypervisors' backing devices hold the marker (DRBD 8.4's metadata is at
+    their end: the data starts at 0), read around DRBD and the page cache."""
+    made = [(vm, vm_spec(vm)) for vm in (VM,) if vm_spec(vm).get("image")]
+    assert made, f"{VM} is not made from an image in this inventory"
+    for vm, spec in made:
+        res = drbd.resource(spec["disk"]["drbd"])
+        with open(spec["image"]["src"], "rb") as image:
+            image.seek(IMAGE_SECTOR * 512)
+            marker = image.read(512).rstrip(b"\0").decode()
+        assert marker, f"{spec['image']['src']} has no marker at sector {IMAGE_SECTOR}"
+        for node in inv.group("hypervisors"):
+            found = inv.node(node).check_output(
+                "dd if=%s bs=512 skip=%s count=1 iflag=direct status=none | tr -d '\\000'", res["disk"], IMAGE_SECTOR)
+            assert found == marker, (node, res["disk"], found)
+        print(f"{vm}: DRBD resource {res['name']} made from {spec['image']['src']}: its marker {marker!r} on "
+              f"{' and '.join(inv.group('hypervisors'))}'s {res['disk']}")
 
 
 def _fence_constraints(inv):

@@ -108,7 +108,7 @@ def test_an_image_problem_names_the_vm(image, expected):
     assert any(expected in problem for problem in problems), problems
 
 
-def test_images_pass_on_luns_and_image_files_only(tmp_path):
+def test_images_pass_on_luns_drbd_resources_and_image_files_only(tmp_path):
     local = tmp_path / "debian.qcow2"
     local.write_bytes(b"QFI\xfb")
     url = {"url": "https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2",
@@ -117,12 +117,13 @@ def test_images_pass_on_luns_and_image_files_only(tmp_path):
                           {"image": url, "disk": {"path": "/cluster/vms/speedauth.qcow2", "format": "qcow2"}},
                           {"image": {"src": str(local), "checksum": "sha256:" + "f" * 64}})) == []
     resources = [{"name": "passata", "minor": 1}]
-    for disk in ({"drbd": "passata"}, {"path": "/dev/sdb"}):
-        problems = _problems(_vms({"image": {"src": str(local)}, "disk": disk}), drbd_resources=resources,
-                             storage_modes=["iscsi_ocfs2", "drbd"])
-        assert problems == ["passata: an image is written into a LUN ({lun: N}) or an image file ({path: ...} on the "
-                            "store) only; for a DRBD resource or a block device, write it by hand on the node that "
-                            "holds it (qemu-img convert -n -O raw IMAGE DEVICE, the device blank) and leave image out"]
+    assert _problems(_vms({"image": {"src": str(local)}, "disk": {"drbd": "passata"}}), drbd_resources=resources,
+                     storage_modes=["iscsi_ocfs2", "drbd"]) == []
+    problems = _problems(_vms({"image": {"src": str(local)}, "disk": {"path": "/dev/sdb"}}), drbd_resources=resources,
+                         storage_modes=["iscsi_ocfs2", "drbd"])
+    assert problems == ["passata: an image is written into a LUN ({lun: N}), a DRBD resource ({drbd: R}) or an image "
+                        "file ({path: ...} on the store) only; for another block device, write it by hand on the node "
+                        "that holds it (qemu-img convert -n -O raw IMAGE DEVICE, the device blank) and leave image out"]
 
 
 def test_two_vms_with_one_name():
