@@ -108,7 +108,7 @@ molecule-mixed: venv
 # The container lab's slowest files, which `make molecule` leaves out for
 # CI's budget (tools/labkit/order.py CONTAINER_LAB_EXTENDED: site.yml from
 # the built collection, a VM's removal and return, the container lab's
-# runbooks, migration over SSH), on a lab of their own. In test-extended.
+# runbooks), on a lab of their own. In test-extended.
 molecule-extended: venv
 	$(call scenario,extended,container lab: the slowest files)
 

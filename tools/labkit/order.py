@@ -109,15 +109,11 @@ CONTAINER_LAB_CORE = CONTAINER_LAB[:CONTAINER_LAB.index("test_bad_input.py")] + 
 # run of the tree before reached 4754 s of the 4500 asked. What they prove
 # is not lost, it is run before an issue it covers is closed: site.yml
 # from the built tarball, a VM's removal and return, the runbooks of the
-# container lab, migration over SSH.
+# container lab.
 CONTAINER_LAB_EXTENDED = (
     "test_installed_collection.py",  # 254 s: a whole site.yml from the built collection
     "test_removal.py",  # 324 s: three site.yml runs
     "test_runbooks.py",  # 300 s: a VM failed everywhere, VMs unwatched, quorum lost
-    # Moved on 2026-12-07 (CI's runs had reached 4131 and 4149 s of the
-    # 4500 asked): migration over SSH, the transport the lab does not use
-    # (tls is its default; test_migration.py moves over it in CI).
-    "test_ssh_transport.py",
 )
 
 # The mixed-release container lab (molecule/mixed/tests): one file, its
