@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -64,6 +65,9 @@ def guest_vars(inv, tmp_path_factory):
     """Extra variables that add the Debian guest (present, then absent,
     then absent with purge_disk)."""
     roles = _roles(inv)
+    image = inv.hostvars(inv.group("hypervisors")[0])["havirt_lab_debian_vm"]["image"]["src"]
+    assert Path(image).is_file(), (f"{image}: no Debian guest image; bring the lab up with ansible-playbook "
+                                   "tools/lab/up.yml -e havirt_lab_debian_guest=true (molecule/day2's create does)")
     luns = yaml.safe_load((inv.inventory_path() / "group_vars" / "cluster" / "iscsi.yml").read_text())["iscsi_target_luns"]
     assert roles["havirt_lab_debian_vm"]["name"] == VM
     assert roles["havirt_lab_debian_vm"]["disk"] == {"lun": len(luns) + 1}
