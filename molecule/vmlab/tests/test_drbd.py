@@ -95,7 +95,7 @@ def test_the_disk_made_from_an_image_holds_it_on_both_copies(inv):
         assert marker, f"{spec['image']['src']} has no marker at sector {IMAGE_SECTOR}"
         for node in inv.group("hypervisors"):
             found = inv.node(node).check_output(
-                "dd if=%s bs=512 skip=%s count=1 iflag=direct status=none | tr -d '\\000'", res["disk"], IMAGE_SECTOR)
+                "dd if=%s bs=512 skip=%s count=1 iflag=direct status=none | tr -d '\\000'", res["disk"], str(IMAGE_SECTOR))
             assert found == marker, (node, res["disk"], found)
         print(f"{vm}: DRBD resource {res['name']} made from {spec['image']['src']}: its marker {marker!r} on "
               f"{' and '.join(inv.group('hypervisors'))}'s {res['disk']}")
