@@ -22,7 +22,7 @@ from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
 FENCE_CONSTRAINT_PREFIX = "drbd-fence-by-handler-"
 
 
-def _minors(text, what):
+def minors_of(text, what):
     """{minor: state} from a /proc/drbd text; {} for no text (no module)."""
     try:
         return proc_drbd_minors(text)
@@ -77,7 +77,7 @@ def replace_problems(status, node, hypervisors, cluster_nodes, peer_proc_drbd=No
     for peer, text in sorted((peer_proc_drbd or {}).items()):
         if peer == node:
             continue
-        minors = _minors(text, "replace_problems: /proc/drbd of %s" % peer)
+        minors = minors_of(text, "replace_problems: /proc/drbd of %s" % peer)
         for res in drbd_resources or []:
             state = minors.get(int(res["minor"]), {})
             if not state:
@@ -94,7 +94,7 @@ def replace_drbd_pending(proc_drbd, drbd_resources=()):
     sides, one line each ("passata: SyncTarget Secondary/Primary
     Inconsistent/UpToDate (43.2% synced), about 120 s left"); empty when
     all are whole."""
-    minors = _minors(proc_drbd, "replace_drbd_pending")
+    minors = minors_of(proc_drbd, "replace_drbd_pending")
     pending = []
     for res in drbd_resources or []:
         state = minors.get(int(res["minor"]), {})
@@ -122,7 +122,7 @@ def replace_stale_fence_constraints(constraints_xml, proc_drbd, drbd_resources=(
         root = ET.fromstring(constraints_xml)
     except ET.ParseError as exc:
         raise AnsibleFilterError("replace_stale_fence_constraints: the CIB's constraints are not XML: %s" % exc) from exc
-    minors = _minors(proc_drbd, "replace_stale_fence_constraints")
+    minors = minors_of(proc_drbd, "replace_stale_fence_constraints")
     whole = [res["name"] for res in drbd_resources or [] if is_whole(minors.get(int(res["minor"]), {}))]
     stale = []
     for location in root.iter("rsc_location"):

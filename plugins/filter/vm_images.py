@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.drbd import (
-    DrbdOutputError, describe, is_connected, proc_drbd_minors)
+from ansible_collections.havirt.cluster.plugins.filter.replace import minors_of
+from ansible_collections.havirt.cluster.plugins.module_utils.drbd import describe, is_connected
 
 
 def cluster_drbd_resources(cib):
@@ -37,13 +37,6 @@ def cluster_drbd_resources(cib):
             if pair.get("name") == "drbd_resource" and pair.get("value"):
                 names.append(pair.get("value"))
     return names
-
-
-def _minors(texts, host):
-    try:
-        return proc_drbd_minors((texts or {}).get(host, ""))
-    except DrbdOutputError as exc:
-        raise AnsibleFilterError("vms_drbd_image_plan: %s's /proc/drbd does not read as DRBD's: %s" % (host, exc)) from exc
 
 
 def _plan(vm, resource, hosts, minors, managed):
@@ -111,7 +104,9 @@ def vms_drbd_image_plan(texts, vms, drbd_resources, hypervisors, cib=""):
         raise AnsibleFilterError("vms_drbd_image_plan: havirt_vms must be a list, got %r" % (vms,))
     resources = dict((r.get("name"), r) for r in drbd_resources or [] if isinstance(r, Mapping))
     hosts = [str(host) for host in hypervisors or []]
-    minors = dict((host, _minors(texts, host)) for host in hosts)
+    minors = dict((host, minors_of((texts or {}).get(host, ""),
+                                   "vms_drbd_image_plan: %s's /proc/drbd does not read as DRBD's" % host))
+                  for host in hosts)
     managed = cluster_drbd_resources(cib)
     plans = []
     for vm in vms:
