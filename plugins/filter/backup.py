@@ -13,7 +13,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.havirt.cluster.plugins.module_utils.drbd import DrbdOutputError, parse_proc_drbd
 from ansible_collections.havirt.cluster.plugins.module_utils.vm_backup import (
-    BackupError, check_id, expired, send_commands)
+    MANIFEST, BackupError, chain_of, check_id, expired, next_parent, parent_of, send_commands)
 
 
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/opt", "/proc", "/root", "/run", "/sbin",
@@ -27,14 +27,15 @@ XEN_REFUSAL = ("backups are libvirt's backup job (virDomainBackupBegin), which Q
                "(roles/backup/README.md, Xen)")
 
 
-def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule="", hypervisor_type="kvm"):
+def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule="", hypervisor_type="kvm", full_every=1):
     """What is wrong with where the backups go (the backup role's
     settings), as sentences; empty when backups are not configured
     (``host`` and ``schedule`` empty) or when nothing is. ``schedule``
     (backup_schedule) is one systemd calendar line: its syntax is checked
     on the hypervisors by systemd-analyze, only its shape here. On Xen
     (``hypervisor_type``) there are none to configure: a backup is
-    libvirt's backup job, which QEMU's driver has and libxl's has not."""
+    libvirt's backup job, which QEMU's driver has and libxl's has not.
+    ``full_every`` (backup_full_every): the longest chain of backups."""
     problems = []
     if str(hypervisor_type or "kvm").lower() == "xen" and (host or schedule):
         problems.append(XEN_REFUSAL)
@@ -58,6 +59,9 @@ def backup_problems(host, all_hosts, hypervisors, directory, keep, schedule="", 
                         "/srv/havirt-backups (its contents are deleted by the retention)" % (directory,))
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         problems.append("backup_keep is %r: keep at least 1 backup of each VM" % (keep,))
+    if isinstance(full_every, bool) or not isinstance(full_every, int) or full_every < 1:
+        problems.append("backup_full_every is %r: give 1 (full copies only) or more (a full copy, then "
+                        "incremental ones up to that many backups in all)" % (full_every,))
     return problems
 
 
@@ -125,9 +129,10 @@ def backup_report(per_host, wanted, host, directory):
             done[man["vm"]] = man["id"]
             stored = sum(d.get("bytes", 0) for d in man["disks"])
             size = sum(d.get("virtual_size", 0) for d in man["disks"])
-            lines.append("%s: backup %s on %s:%s/%s/%s, %s of disks in %s (%s, %s)" % (
+            lines.append("%s: backup %s on %s:%s/%s/%s, %s of disks in %s (%s, %s; %s: %s)" % (
                 man["vm"], man["id"], host, directory, man["vm"], man["id"], _human(size), _human(stored),
-                man["consistency"], man["consistency_detail"]))
+                man["consistency"], man["consistency_detail"], man.get("kind", "full"),
+                man.get("kind_detail", "full copies only")))
     return {"lines": lines, "missing": [name for name in wanted if name not in done], "backups": done}
 
 
@@ -140,35 +145,68 @@ def backup_expired(ids, keep):
         raise AnsibleFilterError("backup_expired: %s" % exc)
 
 
-def backup_stored(found, keep):
+def _parents(files):
+    """{id: parent or None} of the complete backups among the files
+    ansible.builtin.find found in a VM's directory (VM/ID/manifest.json and
+    the incremental ones' VM/ID/parent-PARENT)."""
+    names = {}
+    for item in files or []:
+        parts = str(item.get("path", "")).rstrip("/").split("/")
+        if len(parts) >= 2:
+            names.setdefault(parts[-2], []).append(parts[-1])
+    try:
+        return dict((i, parent_of(n)) for i, n in names.items() if MANIFEST in n)
+    except BackupError as exc:
+        raise AnsibleFilterError("backup_stored: %s" % exc)
+
+
+def backup_stored(found, keep, full_every=1):
     """``found``: the registered loop of ansible.builtin.find for each VM's
-    manifest.json files (item: the VM). Returns, per VM, {'item': the VM,
-    'ids': its complete backups, oldest first, 'expired': those to delete
-    so that the ``keep`` newest stay}."""
+    manifest.json and parent-* files (item: the VM). Returns, per VM,
+    {'item': the VM, 'ids': its complete backups, oldest first, 'parents':
+    {id: the backup it is incremental on, or None}, 'expired': those to
+    delete so that the ``keep`` newest stay with the backups they build on,
+    'parent': the backup the next one can build on ('' for a full copy;
+    ``full_every``: the longest chain) and 'parent_detail': why}."""
     out = []
     for result in (found or {}).get("results", []) if isinstance(found, Mapping) else found or []:
-        ids = sorted(f["path"].rstrip("/").split("/")[-2] for f in result.get("files", []))
-        out.append({"item": result.get("item"), "ids": ids, "expired": backup_expired(ids, keep)})
+        parents = _parents(result.get("files", []))
+        ids = sorted(parents)
+        try:
+            gone = expired(ids, int(keep), parents)
+            parent, detail = next_parent(parents, int(full_every))
+        except (BackupError, ValueError, TypeError) as exc:
+            raise AnsibleFilterError("backup_stored: %s" % exc)
+        out.append({"item": result.get("item"), "ids": ids, "parents": parents, "expired": gone,
+                    "parent": parent or "", "parent_detail": detail})
     return out
 
 
-def backup_choice(ids, requested):
+def backup_choice(ids, requested, parents=None):
     """Which backup restore.yml restores: ``requested`` (an id, or
-    ``latest``) among ``ids`` (the complete backups). Returns {'id': the
-    backup or '', 'problem': why there is none}."""
+    ``latest``) among ``ids`` (the complete backups; ``parents``: what each
+    is incremental on, see backup_stored). Returns {'id': the backup or '',
+    'problem': why there is none, 'chain': the backups a restore reads, the
+    full one first}."""
     complete = sorted(str(i) for i in ids or [])
     requested = str(requested or "")
     if not complete:
-        return {"id": "", "problem": "there is no complete backup of this VM"}
+        return {"id": "", "problem": "there is no complete backup of this VM", "chain": []}
     if requested == "latest":
-        return {"id": complete[-1], "problem": ""}
-    try:
-        check_id(requested)
-    except BackupError as exc:
-        return {"id": "", "problem": str(exc)}
+        requested = complete[-1]
+    else:
+        try:
+            check_id(requested)
+        except BackupError as exc:
+            return {"id": "", "problem": str(exc), "chain": []}
     if requested not in complete:
-        return {"id": "", "problem": "no backup %s; the complete ones are %s" % (requested, ", ".join(complete))}
-    return {"id": requested, "problem": ""}
+        return {"id": "", "problem": "no backup %s; the complete ones are %s" % (requested, ", ".join(complete)),
+                "chain": []}
+    try:
+        chain = chain_of(dict((i, None) for i in complete) if parents is None else parents, requested)
+    except BackupError as exc:
+        return {"id": "", "problem": str(exc), "chain": []}
+    return {"id": requested, "problem": "", "chain": chain}
 
 
 def parse_systemctl_show(text):

@@ -23,7 +23,19 @@ import xml.etree.ElementTree as ET
 from ansible_collections.havirt.cluster.plugins.module_utils.qemu_img import human
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+# 1: full copies only; 2: adds kind, parent and checkpoint (incremental
+# backups). Both are read.
+FORMAT_VERSION = 2
+FORMATS = (1, 2)
+FULL = "full"
+INCREMENTAL = "incremental"
+# The libvirt checkpoint (and the qcow2 dirty bitmap) a backup leaves in
+# the VM's disks is named after the backup: havirt-ID.
+CHECKPOINT_PREFIX = "havirt-"
+# An incremental backup's directory holds an empty file named after its
+# parent, so that the backup host's retention and restore.yml read the
+# chains from file names (ansible.builtin.find, os.listdir) alone.
+PARENT_MARKER = "parent-"
 CONSISTENT = "filesystems frozen"
 CRASH_CONSISTENT = "crash-consistent"
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$")
@@ -114,12 +126,15 @@ def final_file(target):
     return "%s.qcow2" % target
 
 
-def backup_xml(domain_xml, disks, directory):
-    """The ``<domainbackup>`` of a full push-mode backup of ``disks`` into
-    ``directory``; every other disk of the domain (the cloud-init seed, a
+def backup_xml(domain_xml, disks, directory, incremental=None):
+    """The ``<domainbackup>`` of a push-mode backup of ``disks`` into
+    ``directory``: full, or of what changed since the checkpoint named
+    ``incremental``; every other disk of the domain (the cloud-init seed, a
     CD-ROM) is listed with ``backup='no'``."""
     chosen = set(d["target"] for d in disks)
     root = ET.Element("domainbackup", mode="push")
+    if incremental:
+        ET.SubElement(root, "incremental").text = incremental
     elements = ET.SubElement(root, "disks")
     for disk in ET.fromstring(domain_xml).findall("devices/disk"):
         target = disk.find("target")
@@ -135,6 +150,86 @@ def backup_xml(domain_xml, disks, directory):
     return ET.tostring(root, encoding="unicode")
 
 
+def checkpoint_name(backup_id):
+    """The libvirt checkpoint (and dirty bitmap) a backup leaves behind."""
+    return CHECKPOINT_PREFIX + check_id(backup_id)
+
+
+def checkpoint_xml(domain_xml, disks, name, created=None):
+    """The ``<domaincheckpoint>`` named ``name``: a dirty bitmap in each of
+    ``disks``, none in the domain's other disks. The same document creates
+    the checkpoint with a backup and, later, redefines it (libvirt forgets
+    a transient domain's checkpoints when it stops or moves; the bitmaps
+    stay in the qcow2 files): a redefinition needs its ``created`` time
+    (seconds since the epoch; libvirt only shows it)."""
+    chosen = set(d["target"] for d in disks)
+    root = ET.Element("domaincheckpoint")
+    ET.SubElement(root, "name").text = name
+    if created is not None:
+        ET.SubElement(root, "creationTime").text = str(int(created))
+    elements = ET.SubElement(root, "disks")
+    for disk in ET.fromstring(domain_xml).findall("devices/disk"):
+        target = disk.find("target")
+        if target is not None:
+            ET.SubElement(elements, "disk", name=target.get("dev"),
+                          checkpoint="bitmap" if target.get("dev") in chosen else "no")
+    return ET.tostring(root, encoding="unicode")
+
+
+def incremental_problem(disks):
+    """Why ``disks`` cannot be backed up incrementally, or None: QEMU keeps
+    a persistent dirty bitmap only in a qcow2 image, and libvirt reaches
+    one only in a file or a block device."""
+    for disk in disks:
+        if disk["format"] != "qcow2":
+            return ("disk %s is %s: only qcow2 disks keep the dirty bitmap an incremental backup reads"
+                    % (disk["target"], disk["format"]))
+        if disk["source"]["kind"] not in ("file", "block"):
+            return "disk %s is an iSCSI LUN QEMU reaches by itself: no dirty bitmap there" % disk["target"]
+    return None
+
+
+def stale_bitmaps(info_text, keep=()):
+    """The names of the havirt dirty bitmaps in ``qemu-img info
+    --output=json`` of a qcow2 image, but those in ``keep``: left by a
+    backup that never reached the backup host, they would slow every write
+    of the guest for nothing."""
+    try:
+        data = json.loads(info_text)
+    except ValueError as exc:
+        raise BackupError("qemu-img info printed no JSON: %s" % exc)
+    specific = (data.get("format-specific") or {}).get("data") or {}
+    names = [b.get("name", "") for b in specific.get("bitmaps") or []]
+    return [n for n in names if n.startswith(CHECKPOINT_PREFIX) and n not in keep]
+
+
+def incremental_commands(qemu_img, copy, final, stub, parent_file, size):
+    """argv lists that turn libvirt's incremental copy (a qcow2 holding
+    only the clusters written since the parent's checkpoint) into the
+    backup's compressed ``final``, backed by ``parent_file`` (relative: the
+    parent backup's disk, beside this backup on the backup host).
+    ``qemu-img convert -c`` alone would lose what an incremental is made
+    of: an unwritten cluster (read from the parent) and a cluster the
+    guest zeroed (read as zeros) both read as zeros without a backing file.
+    Behind an empty stub both stay what they are; the stub is replaced by
+    the parent only after ``qemu-img check``, which opens the chain."""
+    rebase = [qemu_img, "rebase", "-u", "-F", "qcow2", "-b"]
+    return [
+        [qemu_img, "create", "-q", "-f", "qcow2", stub, str(size)],
+        rebase + [stub, copy],
+        [qemu_img, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", "-B", stub, "-F", "qcow2",
+         copy, final],
+        [qemu_img, "check", "-q", "-f", "qcow2", final],
+        rebase + [parent_file, final],
+    ]
+
+
+def parent_file(parent_id, target):
+    """A disk's backing file in an incremental backup: its parent's copy,
+    relative to the backup's directory."""
+    return "../%s/%s" % (check_id(parent_id), final_file(target))
+
+
 def freeze_verdict(frozen=None, error=None):
     """(consistency, detail) of a backup: ``frozen`` is how many file
     systems the guest agent froze, ``error`` libvirt's message when it
@@ -146,11 +241,16 @@ def freeze_verdict(frozen=None, error=None):
     return CRASH_CONSISTENT, "the guest agent could not freeze: %s" % error
 
 
-def manifest(vm, backup_id, started, ended, consistency, detail, disks, domain_xml, sizes):
-    """The manifest.json of a backup, as a dict: what restore reads."""
+def manifest(vm, backup_id, started, ended, consistency, detail, disks, domain_xml, sizes, chain=None):
+    """The manifest.json of a backup, as a dict: what restore reads.
+    ``chain``: {kind, parent, checkpoint, detail} (a full copy without
+    checkpoint when None)."""
+    chain = chain or {"kind": FULL, "parent": None, "checkpoint": None, "detail": "incremental backups are off"}
     return {
         "format": FORMAT_VERSION, "vm": vm, "id": backup_id, "started": started, "ended": ended,
         "consistency": consistency, "consistency_detail": detail,
+        "kind": chain["kind"], "parent": chain["parent"], "checkpoint": chain["checkpoint"],
+        "kind_detail": chain["detail"],
         "disks": [dict(d, file=final_file(d["target"]), virtual_size=sizes[d["target"]]["virtual"],
                        bytes=sizes[d["target"]]["actual"]) for d in disks],
         "domain_xml": domain_xml,
@@ -163,8 +263,11 @@ def read_manifest(text, vm=None):
         data = json.loads(text)
     except ValueError as exc:
         raise BackupError("the backup's %s does not parse: %s" % (MANIFEST, exc))
-    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or not data.get("disks"):
-        raise BackupError("the backup's %s is not a havirt backup manifest (format %s)" % (MANIFEST, FORMAT_VERSION))
+    if not isinstance(data, dict) or data.get("format") not in FORMATS or not data.get("disks"):
+        raise BackupError("the backup's %s is not a havirt backup manifest (format %s)"
+                          % (MANIFEST, " or ".join(str(f) for f in FORMATS)))
+    if data.get("kind", FULL) == INCREMENTAL and not data.get("parent"):
+        raise BackupError("the backup's %s says incremental and names no parent backup" % MANIFEST)
     if vm is not None and data.get("vm") != vm:
         raise BackupError("this backup is of %s, not of %s: name the VM it was taken of (restore.yml -e vm=%s), "
                           "and the VM to write it onto with -e as=NAME" % (data.get("vm"), vm, data.get("vm")))
@@ -258,13 +361,93 @@ def describe(source):
     return source["path"]
 
 
-def expired(ids, keep):
+def parent_of(names):
+    """The parent backup named by the ``parent-ID`` marker among a backup
+    directory's file ``names``, or None (a full backup)."""
+    found = sorted(n[len(PARENT_MARKER):] for n in names if n.startswith(PARENT_MARKER))
+    if len(found) > 1:
+        raise BackupError("a backup names two parents: %s" % ", ".join(found))
+    return found[0] if found else None
+
+
+def parents_from_listing(text):
+    """{id: parent or None} of the complete backups in ``rsync --list-only
+    --recursive`` of a VM's directory on the backup host (how a
+    hypervisor's scheduled backup reads what it can build on: rrsync lets
+    it list, not run commands). Lines: permissions, size, date, time,
+    path."""
+    names = {}
+    for line in text.splitlines():
+        fields = line.split(None, 4)
+        if len(fields) < 5 or fields[0].startswith("d"):
+            continue
+        parts = fields[4].split("/")
+        if len(parts) == 2:
+            names.setdefault(parts[0], []).append(parts[1])
+    return dict((i, parent_of(n)) for i, n in names.items() if MANIFEST in n)
+
+
+def chain_of(parents, backup_id):
+    """The backups a restore of ``backup_id`` reads, the full one first:
+    ``parents`` maps each complete backup to its parent (None: full).
+    BackupError when a link is missing."""
+    chain = [backup_id]
+    while True:
+        if chain[-1] not in parents:
+            if len(chain) == 1:
+                raise BackupError("backup %s is not complete" % backup_id)
+            raise BackupError("backup %s is incremental on %s, which is not complete on the backup host: restore "
+                              "another backup" % (chain[-2], chain[-1]))
+        parent = parents[chain[-1]]
+        if parent is None:
+            return list(reversed(chain))
+        if parent in chain:
+            raise BackupError("backup %s's chain loops at %s" % (backup_id, parent))
+        chain.append(parent)
+
+
+def restorable(parents):
+    """The complete backups whose whole chain is there, oldest first."""
+    out = []
+    for backup_id in sorted(parents):
+        try:
+            chain_of(parents, backup_id)
+        except BackupError:
+            continue
+        out.append(backup_id)
+    return out
+
+
+def next_parent(parents, full_every):
+    """(parent id or None, why) of the next backup of a VM whose complete
+    backups are ``parents``: the newest restorable one, unless its chain
+    already holds ``full_every`` backups (then a full copy starts a new
+    chain, which retention can delete the old one after)."""
+    newest = restorable(parents)
+    if not newest:
+        return None, "no earlier backup of this VM to build on"
+    length = len(chain_of(parents, newest[-1]))
+    if length >= full_every:
+        return None, "the chain of %s already holds %d backup(s) (full_every %d)" % (newest[-1], length, full_every)
+    return newest[-1], "on %s" % newest[-1]
+
+
+def expired(ids, keep, parents=None):
     """The backup ids to delete so that the ``keep`` newest stay (ids sort
-    as their time: YYYYmmddTHHMMSSZ); ``.partial`` leftovers are expired."""
+    as their time: YYYYmmddTHHMMSSZ), with every backup they are
+    incremental on (``parents``: each complete backup's parent, None for a
+    full one; all full when not given); ``.partial`` leftovers and
+    incrementals whose chain is broken are expired."""
     if keep < 1:
         raise BackupError("keep is %d: keep at least 1 backup" % keep)
     complete = sorted(i for i in ids if not i.endswith(".partial"))
-    return [i for i in ids if i.endswith(".partial")] + complete[:-keep]
+    parents = dict(parents) if parents is not None else {}
+    for backup_id in complete:
+        parents.setdefault(backup_id, None)
+    kept = set()
+    for backup_id in restorable(parents)[-keep:]:
+        kept.update(chain_of(parents, backup_id))
+    return [i for i in ids if i.endswith(".partial")] + [i for i in complete if i not in kept]
 
 
 def send_commands(scratch_dir, vm, backup_id, rsh, destination):
@@ -295,17 +478,19 @@ def scheduled(vms, running):
 
 def prune_plan(entries, keep, now, stale_after_s=86400):
     """What the backup host's retention deletes in one VM's directory:
-    ``entries`` are (id, complete, mtime) of its subdirectories, complete
-    when their manifest arrived. The complete ones beyond the ``keep``
-    newest go, and an incomplete one (an interrupted transfer: the manifest
-    is sent last) once it is older than ``stale_after_s``, if its name is a
-    time as the backups' ids are (a transfer in progress is younger).
-    Anything else is left alone."""
-    complete = []
+    ``entries`` are (id, complete, mtime[, parent]) of its subdirectories,
+    complete when their manifest arrived, parent the backup an incremental
+    one builds on (parent_of). The complete ones beyond the ``keep`` newest
+    go, but for those a kept one builds on, and an incomplete one (an
+    interrupted transfer: the manifest is sent last) once it is older than
+    ``stale_after_s``, if its name is a time as the backups' ids are (a
+    transfer in progress is younger). Anything else is left alone."""
+    complete = {}
     stale = []
-    for backup_id, done, mtime in entries:
+    for entry in entries:
+        backup_id, done, mtime = entry[:3]
         if done and _ID.match(backup_id) and not backup_id.endswith(".partial"):
-            complete.append(backup_id)
+            complete[backup_id] = entry[3] if len(entry) > 3 else None
         elif not done and _TIME_ID.match(backup_id) and now - mtime > stale_after_s:
             stale.append(backup_id)
-    return sorted(stale) + expired(complete, keep)
+    return sorted(stale) + expired(sorted(complete), keep, complete)

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: vm_backup
-short_description: Full backup of a running VM's disks, with the guest's file systems frozen when its agent answers
+short_description: Full or incremental backup of a running VM's disks, file systems frozen when its agent answers
 version_added: 0.1.0
 author: havirt.cluster contributors (@havirt)
 description:
@@ -28,7 +28,17 @@ description:
     A backup whose manifest exists is complete: asking again for the same O(id) changes nothing. A backup that
     failed or was interrupted leaves C(ID.partial), removed by the next try. A failed backup never stops or
     pauses the VM.
-  - Full copies only (no dirty-bitmap increments); QEMU/KVM hosts (libvirt's C(qemu) driver).
+  - >-
+    Incremental (O(incremental), O(parent)): when every disk is a qcow2 image, a backup leaves a dirty bitmap
+    in it, named after the backup (C(havirt-ID)); the next backup given that backup as O(parent) copies only
+    the clusters written since, into a qcow2 whose backing file is the parent's copy (C(../PARENT/vda.qcow2):
+    the backups of a VM sit side by side on the backup host), and the directory holds an empty C(parent-PARENT)
+    file naming it. libvirt forgets a transient domain's checkpoints when it stops or moves, so none is left
+    in libvirt: the parent's is redefined from the bitmap, which libvirt first checks is there and consistent
+    (a crash leaves it inconsistent); when it is not, the backup is a full copy and the manifest says why.
+    A raw disk, a DRBD device or a LUN holds no bitmap: full copies. Bitmaps of backups that never reached the
+    backup host are removed once QEMU has written them to the image (after the VM stopped or moved).
+  - QEMU/KVM hosts (libvirt's C(qemu) driver).
 options:
   name:
     description: The VM (libvirt domain) to back up; it must run on this host.
@@ -50,6 +60,20 @@ options:
     description: Seconds the copy may take before it is aborted (the VM keeps running).
     type: int
     default: 3600
+  incremental:
+    description:
+      - Leave a dirty bitmap in qcow2 disks for the next backup, and build on O(parent) when it is given.
+      - V(false) makes full copies and leaves no bitmap.
+    type: bool
+    default: false
+  parent:
+    description:
+      - The id of the backup to build on (the VM's newest complete backup on the backup host); it must have
+        left its bitmap (O(incremental)). Without it, the backup is full.
+    type: str
+  parent_detail:
+    description: Why there is no O(parent), for the manifest (e.g. V(no earlier backup to build on)).
+    type: str
   uri:
     description: libvirt URI of this host.
     type: str
@@ -74,6 +98,13 @@ EXAMPLES = r"""
     name: passata
     id: "{{ now(utc=true, fmt='%Y%m%dT%H%M%SZ') }}"
   register: backup
+
+- name: Back up masterauth (a qcow2 image) with what changed since its last backup
+  havirt.cluster.vm_backup:
+    name: masterauth
+    id: 20261205T023000Z
+    incremental: true
+    parent: 20261204T023000Z
 """
 
 RETURN = r"""
@@ -91,6 +122,10 @@ manifest:
     id: 20261204T075100Z
     consistency: crash-consistent
     consistency_detail: "the guest agent could not freeze: QEMU guest agent is not connected"
+    kind: incremental
+    parent: 20261203T075100Z
+    checkpoint: havirt-20261204T075100Z
+    kind_detail: what changed since backup 20261203T075100Z
     disks: [{target: vda, format: raw, file: vda.qcow2, virtual_size: 67108864, bytes: 1245184}]
 disks:
   description: In check mode, the disks (targets) a backup would copy.
@@ -126,6 +161,9 @@ def main():
             directory=dict(type="path", default="/var/lib/havirt/backup"),
             freeze=dict(type="bool", default=True),
             timeout=dict(type="int", default=3600),
+            incremental=dict(type="bool", default=False),
+            parent=dict(type="str"),
+            parent_detail=dict(type="str"),
             uri=dict(type="str", default="qemu:///system"),
         ),
         supports_check_mode=True,
@@ -135,6 +173,8 @@ def main():
     params = module.params
     try:
         backup_id = vb.check_id(params["id"])
+        if params["parent"]:
+            vb.check_id(params["parent"])
     except vb.BackupError as exc:
         module.fail_json(msg=str(exc))
     if params["timeout"] < 1:
@@ -163,7 +203,9 @@ def main():
         if module.check_mode:
             module.exit_json(changed=True, path=path, disks=[d["target"] for d in disks])
         settings = {"freeze": params["freeze"], "timeout": params["timeout"],
-                    "qemu_img": module.get_bin_path("qemu-img", required=True)}
+                    "qemu_img": module.get_bin_path("qemu-img", required=True),
+                    "incremental": params["incremental"], "parent": params["parent"],
+                    "parent_detail": params["parent_detail"]}
         data, seconds = take_backup(libvirt, dom, params["name"], path, disks, settings, module.run_command,
                                     module.warn)
     except vb.BackupError as exc:

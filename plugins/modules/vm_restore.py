@@ -18,7 +18,8 @@ description:
     each backed-up disk onto the disk of the same target (vda...) of the VM O(name) as this host's libvirt
     defines it now: an image file, a block device (a DRBD resource, a LUN the kernel logged in to) or an iSCSI
     LUN QEMU reaches by itself (with the CHAP password the vms role wrote for it). C(qemu-img convert -n):
-    nothing is created or resized.
+    nothing is created or resized. The havirt dirty bitmaps of a qcow2 disk written are removed: the next
+    backup of the VM is a full copy.
   - >-
     O(name) is the VM the backup was taken of, or another VM (O(backup_of) names the backup's): a restore beside
     the original, onto a VM of its own with disks at least as big.
@@ -27,6 +28,10 @@ description:
     when the VM lacks one of the backup's disks, or when one of its disks is smaller than the backed-up one
     (C(qemu-img info) reads each disk's size as the VM would). The playbook (restore.yml) stops the VM through the cluster
     first, on every hypervisor, and starts it again afterwards.
+  - >-
+    An incremental backup (its manifest says C(kind: incremental)) is read through its chain: each disk file's
+    backing file is its parent's (C(../PARENT/vda.qcow2)), so the parents' directories must sit beside O(path),
+    down to the full copy; the module checks they are all there before writing.
   - Always writes (a restore is asked on purpose); check mode says what would be written.
 options:
   name:
@@ -39,7 +44,9 @@ options:
         O(name)'s disks (restore as another VM). Defaults to O(name).
     type: str
   path:
-    description: The backup's directory on this host (its manifest.json and one compressed qcow2 per disk).
+    description:
+      - The backup's directory on this host (its manifest.json and one compressed qcow2 per disk).
+      - For an incremental backup, the backups it builds on sit beside it (C(PATH/../PARENT)).
     type: path
     required: true
   xml_file:
@@ -88,11 +95,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 written:
-  description: Each disk written, with what it was written from.
+  description: Each disk written, with what it was written from and the dirty bitmaps removed from it.
   returned: success
   type: list
   elements: dict
-  sample: [{target: vda, to: "iSCSI LUN iqn.2026-01.lab.havirt:servdb.vms/2 on 10.210.1.10", from: vda.qcow2}]
+  sample: [{target: vda, to: "iSCSI LUN iqn.2026-01.lab.havirt:servdb.vms/2 on 10.210.1.10", from: vda.qcow2, bitmaps_removed: []}]
 consistency:
   description: What the backup's manifest says of its consistency.
   returned: success
@@ -173,6 +180,44 @@ def _sizes(module, qemu_img, plan, secrets):
     return sizes
 
 
+def _drop_bitmaps(module, qemu_img, disk):
+    """The havirt dirty bitmaps of a qcow2 disk just written: they tracked
+    a history the restore replaced, so the next backup of the VM is a full
+    copy (vm_backup finds its parent's bitmap gone)."""
+    if disk["format"] != "qcow2" or disk["source"]["kind"] not in ("file", "block"):
+        return []
+    path = disk["source"]["path"]
+    rc, out, err = module.run_command([qemu_img, "info", "--output=json", "-f", "qcow2", path])
+    names = vb.stale_bitmaps(out) if rc == 0 else []
+    for name in names:
+        rc, out, err = module.run_command([qemu_img, "bitmap", "--remove", "-f", "qcow2", path, name])
+        if rc != 0:
+            module.warn("the dirty bitmap %s of %s stays (%s): remove it (qemu-img bitmap --remove %s %s) before "
+                        "the next backup, or that backup may miss what the restore wrote"
+                        % (name, path, err.strip(), path, name))
+    return names
+
+
+def _check_chain(module, backup):
+    """An incremental backup reads its disks through its parents' (their
+    files are the backing files of its own): each must be there, fetched
+    beside it, before anything is stopped or written."""
+    path = module.params["path"]
+    while backup.get("kind", vb.FULL) == vb.INCREMENTAL:
+        parent = os.path.join(os.path.dirname(path.rstrip("/")), backup["parent"])
+        manifest_path = os.path.join(parent, vb.MANIFEST)
+        if not os.path.exists(manifest_path):
+            module.fail_json(msg="backup %s is incremental on %s, and %s is not here: fetch the whole chain beside "
+                                 "it (restore.yml does)" % (backup["id"], backup["parent"], parent))
+        with open(manifest_path) as handle:
+            parent_backup = vb.read_manifest(handle.read(), backup["vm"])
+        for disk in parent_backup["disks"]:
+            if not os.path.exists(os.path.join(parent, disk["file"])):
+                module.fail_json(msg="backup %s lacks %s (its manifest lists it): it is incomplete"
+                                     % (parent_backup["id"], disk["file"]))
+        path, backup = parent, parent_backup
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -200,6 +245,7 @@ def main():
         for saved, disk in plan:
             if not os.path.exists(os.path.join(params["path"], saved["file"])):
                 module.fail_json(msg="the backup lacks %s (its manifest lists it): it is incomplete" % saved["file"])
+        _check_chain(module, backup)
         qemu_img = module.get_bin_path("qemu-img", required=True)
         secrets = dict((disk["target"], _secret(module, disk)) for saved, disk in plan)
         problems = vb.size_problems(plan, _sizes(module, qemu_img, plan, secrets), params["name"])
@@ -215,6 +261,7 @@ def main():
             if rc != 0:
                 problem = "writing %s onto %s failed: %s" % (saved["file"], vb.describe(disk["source"]), err.strip())
                 module.fail_json(msg=problem, written=written[:-1], touched=True, failed_disk=disk["target"])
+            written[-1]["bitmaps_removed"] = _drop_bitmaps(module, qemu_img, disk)
     except vb.BackupError as exc:
         module.fail_json(msg=str(exc))
     except libvirt.libvirtError as exc:

@@ -67,6 +67,9 @@ CONTAINER_LAB = (
     # restore.yml of two of them (passata stopped and started through the
     # cluster), refusals that stop nothing.
     "test_backup.py",
+    # vm_backup and vm_restore ad hoc on a qcow2 guest of its own (outside
+    # the cluster, destroyed at the end): full, incremental, chains.
+    "test_backup_incremental.py",
     # The role re-run over a drifted value, a foreign resource and a VM
     # stopped by hand (started again at the end).
     "test_pacemaker.py",
@@ -187,8 +190,9 @@ VM_LAB = (
     # backup.yml of passata (DRBD) and masterauth (qcow2 on OCFS2) while
     # they run; restore.yml of each, passata's from the second hypervisor
     # where its resource is Primary; a restore refused after the stop
-    # (speedauth's disk too small) starts the VM again. It leaves every VM
-    # home.
+    # (speedauth's disk too small) starts the VM again; masterauth backed
+    # up incrementally across a live migration, restored from its chain.
+    # It leaves every VM home.
     "test_backup_vmlab.py",
     # upgrade.yml with a reboot of each hypervisor (real kernels: the
     # iSCSI session, /cluster and DRBD come back with each) while servdb

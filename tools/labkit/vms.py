@@ -3,6 +3,7 @@ tests of the container lab see it (helpers, not tests)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -214,6 +215,22 @@ def playbook(name: str, *extra: str, timeout: int = 600) -> subprocess.Completed
         ["ansible-playbook", *inv.inventory_args(), name, *extra],
         cwd=inv.PROJECT, env=inv.clean_env(), capture_output=True, text=True, timeout=timeout,
     )
+
+
+def run_module(host: str, module: str, args: dict, timeout: int = 600) -> dict:
+    """One module on one host, ad hoc (``ansible HOST -m MODULE``, as an
+    administrator would run it): its result, failed or not."""
+    proc = subprocess.run(
+        ["ansible", *inv.inventory_args(), host, "-m", module, "-a", json.dumps(args)],
+        cwd=inv.PROJECT, capture_output=True, text=True, timeout=timeout,
+        env=inv.clean_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"),
+    )
+    try:
+        # The JSON document first; the project's profile_tasks prints its recap after it.
+        data = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{"):])[0]
+        return data["plays"][0]["tasks"][0]["hosts"][host]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError(f"ansible {host} -m {module} printed no result: {(proc.stdout + proc.stderr)[-2000:]}")
 
 
 def send_home(*extra: str, also: tuple[dict, ...] = ()) -> None:

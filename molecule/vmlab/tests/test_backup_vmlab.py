@@ -15,6 +15,13 @@ file on OCFS2 (masterauth, the first's), on real kernels.
 * passata's backup restored onto speedauth, whose 64 MiB file is smaller
   than passata's device: refused after speedauth was stopped for it, and
   the cluster starts speedauth again with its disk untouched (its token).
+* masterauth's qcow2 file, incrementally: the first backup after its
+  restore is full (the restore removed the image's dirty bitmap), the next
+  incremental; masterauth moved live to the other hypervisor (its bitmap
+  in the image on the shared store), the next is incremental there too;
+  restore.yml of the latest reads the chain (full, incremental,
+  incremental) and the token of that backup reads back. The retention
+  (backup_keep 2) keeps the whole chain.
 
 It leaves every VM running on its preferred hypervisor, with the lab's
 backup host holding the backups (backup_keep: 2)."""
@@ -138,12 +145,19 @@ def test_a_drbd_disk_is_restored_where_its_resource_is_primary(inv):
     assert found == {n: 0 for n in hypervisors}
 
 
-def test_an_image_file_on_ocfs2_is_restored(inv):
-    _write(FILE_VM, "overwritten")
-    run, took = _run("restore.yml", "-e", f"vm={FILE_VM}", "-e", "backup=latest")
+def _restore_latest(vm, what) -> str:
+    """The guest's token overwritten, then restore.yml of its latest
+    backup: what the run printed."""
+    _write(vm, "overwritten")
+    run, took = _run("restore.yml", "-e", f"vm={vm}", "-e", "backup=latest")
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    print(f"\nrestore.yml of {FILE_VM}: {took:.0f} s")
-    assert f"onto {FILE_VM}'s {vm_spec(FILE_VM)['disk']['path']}" in run.stdout, run.stdout[-3000:]
+    print(f"\nrestore.yml of {what}: {took:.0f} s")
+    return run.stdout
+
+
+def test_an_image_file_on_ocfs2_is_restored(inv):
+    stdout = _restore_latest(FILE_VM, FILE_VM)
+    assert f"onto {FILE_VM}'s {vm_spec(FILE_VM)['disk']['path']}" in stdout, stdout[-3000:]
     assert _read(FILE_VM) == f"read {STATE['tokens'][FILE_VM]}"
 
 
@@ -159,3 +173,40 @@ def test_a_restore_refused_after_the_stop_starts_the_vm_again(inv):
     assert "Its disks were not touched; the cluster starts it again." in said, said[-3000:]
     assert _read(SMALL_VM) == f"read {token}"
     guests.qemu_pid(inv, SMALL_VM)
+
+
+def _backed_up(inv, vm, token_tag):
+    """A token written, then backup.yml of ``vm``: (token, manifest)."""
+    token = _write(vm, token_tag)
+    before = backups.complete(inv, vm)
+    run, took = _run("backup.yml", "-e", f"vm={vm}")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    added = sorted(set(backups.complete(inv, vm)) - set(before))
+    assert len(added) == 1, (before, added)
+    manifest = backups.manifest(inv, vm, added[0])
+    print(f"\nbackup.yml of {vm}: {took:.0f} s, {manifest['kind']} ({manifest['kind_detail']}), "
+          f"{manifest['disks'][0]['bytes']} bytes stored, on {running_on(vm)}")
+    time.sleep(1.1)  # the next backup's id (its second) differs
+    return token, manifest
+
+
+def test_a_qcow2_file_is_backed_up_incrementally_across_a_live_migration(inv):
+    hypervisors = inv.group("hypervisors")
+    _token, first = _backed_up(inv, FILE_VM, "chain-full")
+    # restored by the test above: vm_restore removed the image's bitmap.
+    assert first["kind"] == "full", first
+    _token, second = _backed_up(inv, FILE_VM, "chain-second")
+    assert (second["kind"], second["parent"]) == ("incremental", first["id"]), second
+    home = running_on(FILE_VM)
+    other = [h for h in hypervisors if h not in home][0]
+    run = playbook("migrate.yml", "-e", f"vm={FILE_VM}", "-e", f"to={other}", timeout=RUN_TIMEOUT)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert running_on(FILE_VM) == [other]
+    token, third = _backed_up(inv, FILE_VM, "chain-third")
+    assert (third["kind"], third["parent"]) == ("incremental", second["id"]), third
+    assert third["disks"][0]["bytes"] < first["disks"][0]["bytes"], (first["disks"], third["disks"])
+    # backup_keep 2: the newest two, and the full backup they build on.
+    assert backups.complete(inv, FILE_VM)[-3:] == [first["id"], second["id"], third["id"]]
+    stdout = _restore_latest(FILE_VM, f"{FILE_VM}'s chain")
+    assert f"incremental, read from {first['id']}, {second['id']}, {third['id']}" in stdout, stdout[-3000:]
+    assert _read(FILE_VM) == f"read {token}"

@@ -1,7 +1,8 @@
 # Written by the havirt.cluster backup role (backup_schedule); run by
 # havirt-backup-prune.timer on the backup host: in each VM's directory below
 # DIR, the KEEP newest complete backups stay (complete: the manifest, sent
-# last, arrived); a transfer interrupted more than a day ago goes too. The
+# last, arrived), with the backups they are incremental on (each names its
+# parent: a parent-ID file); a transfer interrupted more than a day ago goes too. The
 # rule is the collection's (module_utils/vm_backup.py prune_plan).
 # Usage: python3 havirt-backup-prune.py DIR KEEP
 """havirt-backup-prune: the backup host's retention."""
@@ -28,7 +29,12 @@ def main():
         for name in os.listdir(vm_dir):
             path = os.path.join(vm_dir, name)
             if os.path.isdir(path) and not os.path.islink(path):
-                entries.append((name, os.path.exists(os.path.join(path, vb.MANIFEST)), os.path.getmtime(path)))
+                try:
+                    parent = vb.parent_of(os.listdir(path))
+                except vb.BackupError as exc:
+                    print("%s/%s left alone: %s" % (vm, name, exc))
+                    continue
+                entries.append((name, os.path.exists(os.path.join(path, vb.MANIFEST)), os.path.getmtime(path), parent))
         for name in vb.prune_plan(entries, keep, now):
             shutil.rmtree(os.path.join(vm_dir, name))
             deleted += 1

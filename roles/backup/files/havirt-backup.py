@@ -46,6 +46,23 @@ def send(settings, name, backup_id):
     shutil.rmtree(local, ignore_errors=True)
 
 
+def next_parent(settings, name):
+    """(parent, why) for this VM's backup: its newest complete backup on
+    the backup host when it can be built on (rsync lists the VM's
+    directory there), else (None, why not)."""
+    if not settings.get("incremental"):
+        return None, "incremental backups are off"
+    rc, out, err = run(["rsync", "--list-only", "--recursive", "--rsh=" + settings["rsh"],
+                        settings["destination"] + name + "/"])
+    if rc != 0:
+        # A VM never backed up has no directory there yet.
+        return None, "no earlier backup read on the backup host (rsync %d: %s)" % (rc, err.strip()[:200])
+    try:
+        return vb.next_parent(vb.parents_from_listing(out), int(settings.get("full_every", 1)))
+    except vb.BackupError as exc:
+        return None, "the backups on the backup host cannot be built on: %s" % exc
+
+
 def alert(settings, subject, detail):
     """The cluster's alert for a run that failed (nothing when the
     pacemaker role's agent is not there)."""
@@ -72,7 +89,8 @@ def backup(settings):
     libvirt.registerErrorHandler(lambda *args: None, None)
     conn = libvirt.open(settings.get("uri", "qemu:///system"))
     backup_id = job.backup_id()
-    options = {"freeze": settings["freeze"], "timeout": settings["timeout"], "qemu_img": shutil.which("qemu-img")}
+    options = {"freeze": settings["freeze"], "timeout": settings["timeout"], "qemu_img": shutil.which("qemu-img"),
+               "incremental": settings.get("incremental", False)}
     running = [dom.name() for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)]
     names = vb.scheduled(settings["vms"], running)
     if not names:
@@ -82,6 +100,7 @@ def backup(settings):
     for name in names:
         try:
             dom = conn.lookupByName(name)
+            options["parent"], options["parent_detail"] = next_parent(settings, name)
             data, seconds = job.take_backup(libvirt, dom, name, os.path.join(settings["scratch_dir"], name, backup_id),
                                             vb.disks_of(dom.XMLDesc(0)), options, run, warn)
             send(settings, name, backup_id)
@@ -90,9 +109,9 @@ def backup(settings):
             problems.append("%s: NOT backed up: %s" % (name, exc))
             print(problems[-1], file=sys.stderr)
             continue
-        print("%s: backup %s sent to %s (%s; %d disk(s), %s stored; %.1f s)"
-              % (name, backup_id, settings["destination"], data["consistency"], len(data["disks"]),
-                 human(sum(disk["bytes"] for disk in data["disks"])), seconds))
+        print("%s: backup %s sent to %s (%s; %s: %s; %d disk(s), %s stored; %.1f s)"
+              % (name, backup_id, settings["destination"], data["consistency"], data["kind"], data["kind_detail"],
+                 len(data["disks"]), human(sum(disk["bytes"] for disk in data["disks"])), seconds))
     conn.close()
     if failed:
         print("not backed up: %s" % ", ".join(failed), file=sys.stderr)

@@ -55,11 +55,18 @@ def test_the_report_says_where_each_backup_went_and_which_vm_was_not_backed_up()
     assert report["missing"] == ["speedauth"]
     assert report["backups"] == {"passata": "20261204T080031Z"}
     assert report["lines"] == ["passata: backup 20261204T080031Z on servdb:/srv/havirt-backups/passata/20261204T080031Z, "
-                               "64.0 MiB of disks in 192.5 KiB (crash-consistent, why)"]
+                               "64.0 MiB of disks in 192.5 KiB (crash-consistent, why; full: full copies only)"]
+    incremental = _result("masterauth")
+    incremental["manifest"].update(kind="incremental", kind_detail="what changed since backup 20261203T080031Z")
+    assert f.backup_report([{"results": [incremental]}], ["masterauth"], "servdb", "/b")["lines"] == [
+        "masterauth: backup 20261204T080031Z on servdb:/b/masterauth/20261204T080031Z, 64.0 MiB of disks in "
+        "192.5 KiB (crash-consistent, why; incremental: what changed since backup 20261203T080031Z)"]
 
 
-def _found(vm, *ids):
-    return {"item": vm, "files": [{"path": f"/srv/havirt-backups/{vm}/{i}/manifest.json"} for i in ids]}
+def _found(vm, *ids, parents=None):
+    files = [{"path": f"/srv/havirt-backups/{vm}/{i}/manifest.json"} for i in ids]
+    files += [{"path": f"/srv/havirt-backups/{vm}/{i}/parent-{p}"} for i, p in (parents or {}).items()]
+    return {"item": vm, "files": files}
 
 
 def test_stored_backups_oldest_first_and_those_beyond_keep():
@@ -67,8 +74,37 @@ def test_stored_backups_oldest_first_and_those_beyond_keep():
                          _found("dns")]}
     assert f.backup_stored(found, 2) == [
         {"item": "passata", "ids": ["20261201T000000Z", "20261202T000000Z", "20261203T000000Z"],
-         "expired": ["20261201T000000Z"]},
-        {"item": "dns", "ids": [], "expired": []}]
+         "parents": dict.fromkeys(["20261201T000000Z", "20261202T000000Z", "20261203T000000Z"]),
+         "expired": ["20261201T000000Z"], "parent": "",
+         "parent_detail": "the chain of 20261203T000000Z already holds 1 backup(s) (full_every 1)"},
+        {"item": "dns", "ids": [], "parents": {}, "expired": [], "parent": "",
+         "parent_detail": "no earlier backup of this VM to build on"}]
+
+
+def test_stored_chains_are_kept_whole_and_built_on():
+    # 01 full, 02 on 01, 03 full, 04 on 03; 05 on 04 still arriving (no manifest).
+    found = _found("masterauth", "20261201T000000Z", "20261202T000000Z", "20261203T000000Z", "20261204T000000Z",
+                   parents={"20261202T000000Z": "20261201T000000Z", "20261204T000000Z": "20261203T000000Z",
+                            "20261205T000000Z": "20261204T000000Z"})
+    stored = f.backup_stored([found], 1, 7)[0]
+    assert stored["parents"]["20261204T000000Z"] == "20261203T000000Z" and "20261205T000000Z" not in stored["ids"]
+    assert stored["expired"] == ["20261201T000000Z", "20261202T000000Z"]
+    assert (stored["parent"], stored["parent_detail"]) == ("20261204T000000Z", "on 20261204T000000Z")
+    assert f.backup_stored([found], 1, 2)[0]["parent"] == ""
+    choice = f.backup_choice(stored["ids"], "latest", stored["parents"])
+    assert choice == {"id": "20261204T000000Z", "problem": "", "chain": ["20261203T000000Z", "20261204T000000Z"]}
+
+
+def test_a_restore_of_a_backup_whose_chain_is_broken_is_refused():
+    choice = f.backup_choice(["20261202T000000Z"], "latest", {"20261202T000000Z": "20261201T000000Z"})
+    assert choice["id"] == "" and "incremental on 20261201T000000Z, which is not complete" in choice["problem"]
+
+
+def test_two_parents_in_one_backup_are_an_error():
+    found = _found("x", "20261202T000000Z", parents={"20261202T000000Z": "20261201T000000Z"})
+    found["files"].append({"path": "/srv/havirt-backups/x/20261202T000000Z/parent-20261200T000000Z"})
+    with pytest.raises(AnsibleFilterError, match="two parents"):
+        f.backup_stored([found], 1)
 
 
 def test_keep_below_one_is_an_error():
@@ -86,10 +122,19 @@ def test_keep_below_one_is_an_error():
 def test_the_backup_a_restore_means(requested, chosen, problem):
     choice = f.backup_choice(["20261203T000000Z", "20261201T000000Z"], requested)
     assert choice["id"] == chosen and problem in choice["problem"] and bool(choice["problem"]) == bool(problem)
+    assert choice["chain"] == ([chosen] if chosen else [])
 
 
 def test_no_backup_at_all():
-    assert f.backup_choice([], "latest") == {"id": "", "problem": "there is no complete backup of this VM"}
+    assert f.backup_choice([], "latest") == {"id": "", "problem": "there is no complete backup of this VM",
+                                             "chain": []}
+
+
+@pytest.mark.parametrize("full_every", [0, -1, True, "7"])
+def test_a_chain_length_below_one_is_refused(full_every):
+    problems = f.backup_problems("servdb", HOSTS, HYPERVISORS, "/srv/havirt-backups", 7, "", "kvm", full_every)
+    assert problems == [f"backup_full_every is {full_every!r}: give 1 (full copies only) or more (a full copy, "
+                        "then incremental ones up to that many backups in all)"]
 
 
 HOSTS = ["servdb", "servvirt1", "servvirt2", "nas"]

@@ -236,3 +236,181 @@ def test_a_backup_is_sent_disks_first_manifest_last_and_leaves_the_scratch_direc
 def test_nothing_is_sent_for_a_name_that_is_not_one(vm, backup_id):
     with pytest.raises(m.BackupError):
         m.send_commands("/var/lib/havirt/backup", vm, backup_id, "ssh", "root@servdb:")
+
+
+# Incremental backups (format 2).
+
+QCOW2_AND_RAW = FILE_AND_BLOCK  # vda qcow2 file, vdb raw DRBD device, sda a read-only seed
+CAPTURED_INCREMENTAL = (FIXTURES / "manifest-incremental.json").read_text()
+LISTING = (FIXTURES / "rsync-list-only-chains.txt").read_text()
+BITMAPS = (FIXTURES / "qemu-img-info-bitmaps.json").read_text()
+
+
+def test_a_checkpoint_puts_a_bitmap_in_the_backed_up_disks_only():
+    disks = [d for d in m.disks_of(QCOW2_AND_RAW) if d["target"] == "vda"]
+    root = ET.fromstring(m.checkpoint_xml(QCOW2_AND_RAW, disks, "havirt-20261205T023000Z"))
+    assert root.findtext("name") == "havirt-20261205T023000Z"
+    assert [(d.get("name"), d.get("checkpoint")) for d in root.findall("disks/disk")] == [
+        ("vda", "bitmap"), ("vdb", "no"), ("sda", "no")]
+    # Created with the backup: libvirt sets the time; redefined: it must be given.
+    assert root.find("creationTime") is None
+    again = ET.fromstring(m.checkpoint_xml(QCOW2_AND_RAW, disks, "havirt-x", 1765000000.7))
+    assert again.findtext("creationTime") == "1765000000"
+
+
+def test_an_incremental_backup_document_names_its_parents_checkpoint():
+    disks = [d for d in m.disks_of(QCOW2_AND_RAW) if d["target"] == "vda"]
+    root = ET.fromstring(m.backup_xml(QCOW2_AND_RAW, disks, "/b/x.partial", incremental="havirt-20261204T023000Z"))
+    assert root.findtext("incremental") == "havirt-20261204T023000Z"
+    assert ET.fromstring(m.backup_xml(QCOW2_AND_RAW, disks, "/b")).find("incremental") is None
+
+
+def test_only_qcow2_files_and_devices_can_be_backed_up_incrementally():
+    disks = m.disks_of(QCOW2_AND_RAW)
+    assert m.incremental_problem(disks[:1]) is None
+    assert m.incremental_problem(disks) == (
+        "disk vdb is raw: only qcow2 disks keep the dirty bitmap an incremental backup reads")
+    lun = dict(disks[0], source={"kind": "iscsi", "host": "10.210.1.10"})
+    assert "iSCSI LUN QEMU reaches by itself" in m.incremental_problem([lun])
+    assert "iscsi" in m.disks_of(LIVE)[0]["source"]["kind"] and "raw" in m.incremental_problem(m.disks_of(LIVE))
+
+
+def test_stale_bitmaps_are_ours_but_the_one_kept():
+    # qemu-img info of a lab disk: havirt-E (the last backup's), another of
+    # ours and someone else's (qemu-img bitmap --add).
+    assert m.stale_bitmaps(BITMAPS, ["havirt-E"]) == ["havirt-20261206T023000Z"]
+    assert m.stale_bitmaps(BITMAPS) == ["havirt-E", "havirt-20261206T023000Z"]
+    assert m.stale_bitmaps(json.dumps({"format-specific": {"type": "raw"}})) == []
+    with pytest.raises(m.BackupError, match="no JSON"):
+        m.stale_bitmaps("qemu-img: Could not open")
+
+
+def test_a_captured_incremental_manifest_reads_back():
+    data = m.read_manifest(CAPTURED_INCREMENTAL, "exp")
+    assert (data["format"], data["kind"], data["parent"], data["checkpoint"]) == (2, "incremental", "D", "havirt-E")
+    orphan = dict(json.loads(CAPTURED_INCREMENTAL), parent=None)
+    with pytest.raises(m.BackupError, match="incremental and names no parent"):
+        m.read_manifest(json.dumps(orphan))
+    # A backup written before incremental backups (format 1) is a full one.
+    old = dict(_manifest(), format=1)
+    for key in ("kind", "parent", "checkpoint", "kind_detail"):
+        old.pop(key)
+    assert m.read_manifest(json.dumps(old), "passata")["disks"]
+
+
+def test_the_manifest_says_what_kind_of_backup_it_is():
+    assert (_manifest()["kind"], _manifest()["kind_detail"]) == ("full", "incremental backups are off")
+    disks = m.disks_of(LIVE)
+    chain = {"kind": "incremental", "parent": "20261203T000000Z", "checkpoint": "havirt-20261204T080031Z",
+             "detail": "what changed since backup 20261203T000000Z"}
+    data = m.manifest("passata", "20261204T080031Z", "s", "e", m.CRASH_CONSISTENT, "d", disks, INACTIVE,
+                      {"vda": {"virtual": 1, "actual": 1}}, chain)
+    assert (data["kind"], data["parent"], data["checkpoint"]) == (
+        "incremental", "20261203T000000Z", "havirt-20261204T080031Z")
+
+
+def test_the_chains_are_read_from_the_backup_hosts_listing():
+    # rsync --list-only --recursive through rrsync, from a lab hypervisor:
+    # A full, B on A, C full (A's bitmap was gone), D on C, E on D.
+    parents = m.parents_from_listing(LISTING)
+    assert parents == {"A": None, "B": "A", "C": None, "D": "C", "E": "D"}
+    assert m.chain_of(parents, "E") == ["C", "D", "E"]
+    assert m.chain_of(parents, "B") == ["A", "B"]
+    # A transfer in progress (no manifest yet) is not complete.
+    assert "F" not in m.parents_from_listing(LISTING + "-rw-r--r--  0 2026/12/07 22:40:00 F/parent-E\n")
+
+
+def test_a_broken_chain_is_named():
+    with pytest.raises(m.BackupError, match="incremental on C, which is not complete on the backup host"):
+        m.chain_of({"D": "C", "E": "D"}, "E")
+    with pytest.raises(m.BackupError, match="backup X is not complete"):
+        m.chain_of({"A": None}, "X")
+    with pytest.raises(m.BackupError, match="loops"):
+        m.chain_of({"A": "B", "B": "A"}, "A")
+    with pytest.raises(m.BackupError, match="two parents"):
+        m.parent_of(["manifest.json", "parent-A", "parent-B"])
+
+
+@pytest.mark.parametrize("full_every, expected", [
+    (7, ("E", "on E")),
+    (3, (None, "the chain of E already holds 3 backup(s) (full_every 3)")),
+    (1, (None, "the chain of E already holds 3 backup(s) (full_every 1)")),
+])
+def test_the_next_backup_builds_on_the_newest_until_its_chain_is_long_enough(full_every, expected):
+    assert m.next_parent(m.parents_from_listing(LISTING), full_every) == expected
+
+
+def test_the_next_backup_is_full_without_a_whole_chain_to_build_on():
+    assert m.next_parent({}, 7) == (None, "no earlier backup of this VM to build on")
+    # The newest is incremental on a backup that is gone: the newest whole one.
+    assert m.next_parent({"A": None, "C": "B"}, 7) == ("A", "on A")
+
+
+def test_retention_keeps_whole_chains():
+    parents = m.parents_from_listing(LISTING)
+    ids = sorted(parents)
+    # The newest two (D, E) build on C: C stays; A and B go.
+    assert m.expired(ids, 2, parents) == ["A", "B"]
+    assert m.expired(ids, 4, parents) == []  # B (kept) needs A
+    # An incremental whose parent is gone can never be restored: it goes.
+    assert m.expired(["B2", "C"], 5, {"B2": "A", "C": None}) == ["B2"]
+
+
+def test_the_backup_hosts_retention_keeps_the_chains_of_the_backups_it_keeps():
+    now = 1_000_000.0
+    day = 86400
+    entries = [
+        ("20261201T020000Z", True, now - 4 * day, None),
+        ("20261202T020000Z", True, now - 3 * day, "20261201T020000Z"),
+        ("20261203T020000Z", True, now - 2 * day, "20261202T020000Z"),
+        ("20261204T020000Z", True, now - day, None),
+        ("20261204T030000Z", False, now - 2 * day, "20261204T020000Z"),
+    ]
+    assert m.prune_plan(entries, 1, now) == [
+        "20261204T030000Z", "20261201T020000Z", "20261202T020000Z", "20261203T020000Z"]
+    assert m.prune_plan(entries, 2, now) == ["20261204T030000Z"]
+
+
+def _qemu_img(*args):
+    return subprocess.run(["qemu-img", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _qemu_io(image, *commands):
+    argv = ["qemu-io", "-f", "qcow2"]
+    for command in commands:
+        argv += ["-c", command]
+    return subprocess.run(argv + [image], check=True, capture_output=True, text=True).stdout
+
+
+def test_an_incremental_copy_keeps_what_it_did_not_copy_and_what_the_guest_zeroed(tmp_path):
+    """The commands run for real (qemu-img, qemu-io): an incremental copy
+    as libvirt writes it (a qcow2 backed by the live disk, holding a cluster
+    the guest wrote and one it zeroed) becomes a compressed qcow2 which,
+    backed by the parent's copy, reads as the disk did: the parent's data
+    where nothing was written, the new data, and zeros where the guest
+    zeroed. Without the stub, qemu-img convert would turn the zeroed
+    cluster into a hole that reads the parent's data."""
+    parent_dir, backup_dir = tmp_path / "P", tmp_path / "B.partial"
+    parent_dir.mkdir()
+    backup_dir.mkdir()
+    parent = str(parent_dir / "vda.qcow2")
+    _qemu_img("create", "-q", "-f", "qcow2", parent, "4M")
+    _qemu_io(parent, "write -P 0xaa 0 4M")
+    live = str(tmp_path / "live.qcow2")
+    _qemu_img("create", "-q", "-f", "qcow2", live, "4M")
+    copy = m.backup_file(str(backup_dir), "vda")
+    _qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", live, copy, "4M")
+    _qemu_io(copy, "write -P 0xbb 0 64k", "write -z 1M 64k")
+    final = str(backup_dir / m.final_file("vda"))
+    stub = str(backup_dir / "vda.stub.qcow2")
+    for argv in m.incremental_commands("qemu-img", copy, final, stub, m.parent_file("P", "vda"), 4 << 20):
+        subprocess.run(argv, check=True, capture_output=True, cwd=tmp_path)
+    info = json.loads(_qemu_img("info", "--output=json", "-U", final))
+    assert (info["backing-filename"], info["format-specific"]["data"]["compression-type"]) == (
+        "../P/vda.qcow2", "zstd")
+    # The backup's directory is renamed once complete; the chain resolves beside it.
+    (backup_dir).rename(tmp_path / "B")
+    read = _qemu_io(str(tmp_path / "B" / "vda.qcow2"), "read -P 0xbb 0 64k", "read -P 0xaa 64k 960k",
+                    "read -P 0 1M 64k", "read -P 0xaa 1088k 3008k")
+    assert "Pattern verification failed" not in read, read
+    assert read.count("read ") == 4
