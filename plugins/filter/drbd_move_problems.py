@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.havirt.cluster.plugins.module_utils.drbd import DrbdOutputError, describe, proc_drbd_minors
+from ansible_collections.havirt.cluster.plugins.module_utils.drbd import describe
+from ansible_collections.havirt.cluster.plugins.filter.replace import minors_of
 
 DOCUMENTATION = r"""
 name: drbd_move_problems
@@ -63,10 +64,7 @@ _value:
 
 
 def _status(texts, host, minor):
-    try:
-        return proc_drbd_minors((texts or {}).get(host)).get(int(minor), {})
-    except DrbdOutputError as exc:
-        raise AnsibleFilterError("drbd_move_problems: %s's /proc/drbd: %s" % (host, exc)) from exc
+    return minors_of((texts or {}).get(host), "drbd_move_problems: %s's /proc/drbd" % host).get(int(minor), {})
 
 
 def drbd_move_problems(texts, resource, source, destination):
