@@ -181,9 +181,10 @@ def _compress(run, qemu_img, partial, disk, chain):
 def _take(libvirt, dom, name, disks, partial, settings, run, warn, chain):
     """The copy, frozen around its start, then compressed; returns the
     manifest's consistency and sizes."""
-    xml = vb.backup_xml(dom.XMLDesc(0), disks, partial,
+    domain_xml = dom.XMLDesc(0)
+    xml = vb.backup_xml(domain_xml, disks, partial,
                         incremental=vb.checkpoint_name(chain["parent"]) if chain["parent"] else None)
-    checkpoint = vb.checkpoint_xml(dom.XMLDesc(0), disks, chain["checkpoint"]) if chain["checkpoint"] else None
+    checkpoint = vb.checkpoint_xml(domain_xml, disks, chain["checkpoint"]) if chain["checkpoint"] else None
     consistency = vb.freeze_verdict(error="not asked (freeze: false)")
     if settings["freeze"] and dom.isActive():
         consistency = _freeze(libvirt, dom)

@@ -184,7 +184,8 @@ def _drop_bitmaps(module, qemu_img, disk):
     """The havirt dirty bitmaps of a qcow2 disk just written: they tracked
     a history the restore replaced, so the next backup of the VM is a full
     copy (vm_backup finds its parent's bitmap gone)."""
-    if disk["format"] != "qcow2" or disk["source"]["kind"] not in ("file", "block"):
+    if vb.incremental_problem([disk]):
+        # Not a qcow2 file or device: no bitmap there.
         return []
     path = disk["source"]["path"]
     rc, out, err = module.run_command([qemu_img, "info", "--output=json", "-f", "qcow2", path])
